@@ -1,0 +1,90 @@
+"""The streaming namespace: Pod Security level, the RBAC Spark drivers need, stream secrets.
+
+Each stream brings its own service account (components/stream.py) because IRSA binds an IAM
+role to one service account; the driver permissions here are granted to the namespace's service
+accounts as a group so adding a stream never edits a shared object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import PACKAGE
+from spark_streams.sparkapp import SECRET_NAME
+
+DRIVER_ROLE = "spark-driver"
+
+
+@dataclass(frozen=True)
+class StreamingNamespaceArgs:
+    name: str
+    pod_security: str
+    # Values are Pulumi secrets; only the keys are plain.
+    secrets: pulumi.Input[dict[str, str]] | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def driver_rules() -> list[k8s.rbac.v1.PolicyRuleArgsDict]:
+    """What a Spark driver does in its namespace: run executors and their services/config."""
+    return [
+        {
+            "api_groups": [""],
+            "resources": ["pods", "services", "configmaps", "persistentvolumeclaims"],
+            "verbs": ["create", "get", "list", "watch", "update", "patch", "delete", "deletecollection"],
+        },
+    ]
+
+
+class StreamingNamespace(pulumi.ComponentResource):
+    namespace: k8s.core.v1.Namespace
+
+    def __init__(
+        self, name: str, args: StreamingNamespaceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(f"{PACKAGE}:kubernetes:StreamingNamespace", name, None, opts)
+        level = args.pod_security
+        self.namespace = k8s.core.v1.Namespace(
+            name,
+            metadata={
+                "name": args.name,
+                "labels": {
+                    **args.labels,
+                    "pod-security.kubernetes.io/enforce": level,
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        in_namespace = pulumi.ResourceOptions(parent=self.namespace)
+        role = k8s.rbac.v1.Role(
+            f"{name}-driver",
+            metadata={"name": DRIVER_ROLE, "namespace": args.name},
+            rules=driver_rules(),
+            opts=in_namespace,
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-driver",
+            metadata={"name": DRIVER_ROLE, "namespace": args.name},
+            role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": DRIVER_ROLE},
+            subjects=[
+                {
+                    "kind": "Group",
+                    "api_group": "rbac.authorization.k8s.io",
+                    "name": f"system:serviceaccounts:{args.name}",
+                }
+            ],
+            opts=pulumi.ResourceOptions(parent=self.namespace, depends_on=[role]),
+        )
+        if args.secrets is not None:
+            k8s.core.v1.Secret(
+                f"{name}-secrets",
+                metadata={"name": SECRET_NAME, "namespace": args.name},
+                type="Opaque",
+                string_data=args.secrets,
+                opts=in_namespace,
+            )
+        self.register_outputs({"name": self.namespace.metadata.name})

@@ -1,0 +1,77 @@
+"""The Kubeflow spark-operator, as a Helm release pinned to a 2.5.x chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import PACKAGE
+from spark_streams.config import OperatorConfig
+
+CHART_REPO = "https://kubeflow.github.io/spark-operator"
+CHART = "spark-operator"
+RELEASE = "spark-operator"
+
+
+@dataclass(frozen=True)
+class SparkOperatorArgs:
+    config: OperatorConfig
+    job_namespace: str
+    metrics: bool = True
+
+
+def chart_values(args: SparkOperatorArgs) -> dict[str, Any]:
+    """Our values, with the stack's ``operator.values`` merged over them."""
+    ours: dict[str, Any] = {
+        "fullnameOverride": RELEASE,  # stable object names across upgrades
+        "spark": {
+            "jobNamespaces": [args.job_namespace],
+            # Each stream brings its own service account and namespace RBAC (namespace.py).
+            "serviceAccount": {"create": False},
+            "rbac": {"create": False},
+        },
+        # Tolerations, env from secrets and security contexts need the mutating webhook.
+        "webhook": {"enable": True},
+        # Helm never upgrades chart CRDs; the chart's hook does it on every upgrade.
+        "hook": {"upgradeCrd": True},
+        "prometheus": {"metrics": {"enable": args.metrics}},
+    }
+    return _merge(ours, args.config.values)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        merged[key] = (
+            _merge(current, value)
+            if isinstance(current, dict) and isinstance(value, dict)
+            else value
+        )
+    return merged
+
+
+class SparkOperator(pulumi.ComponentResource):
+    release: k8s.helm.v3.Release
+
+    def __init__(
+        self, name: str, args: SparkOperatorArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(f"{PACKAGE}:kubernetes:SparkOperator", name, None, opts)
+        self.release = k8s.helm.v3.Release(
+            name,
+            name=RELEASE,
+            chart=CHART,
+            version=args.config.chart_version,
+            repository_opts={"repo": CHART_REPO},
+            namespace=args.config.namespace,
+            create_namespace=True,
+            values=chart_values(args),
+            atomic=True,
+            cleanup_on_fail=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"status": self.release.status})

@@ -1,0 +1,162 @@
+"""``spark-streams``: list, render and plan a stack offline.
+
+``list`` is pure Python; ``render`` and ``plan`` import Pulumi only once the input is valid.
+Exit codes: 0 ok, 1 invalid stream or stack config, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from spark_streams.config import known_stacks, read_stack_values, stack_file
+from spark_streams.problems import InvalidInput
+from spark_streams.program import Inputs, load_inputs
+
+if TYPE_CHECKING:
+    from spark_streams.offline import Plan
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        project_dir = _project_dir()
+        if not stack_file(project_dir, args.stack).is_file():
+            raise UsageError(
+                f"no stack '{args.stack}': {stack_file(project_dir, args.stack).name} not found "
+                f"(known: {', '.join(known_stacks(project_dir)) or 'none'})"
+            )
+        output: str = args.handler(project_dir, args)
+    except UsageError as error:
+        print(f"spark-streams: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except InvalidInput as error:
+        print(error.report(), file=sys.stderr)
+        return EXIT_INVALID
+    sys.stdout.write(output)
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spark-streams",
+        description="Offline view of the spark-streams Pulumi program (no cloud access).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--stack", required=True, help="stack name, e.g. dev or prod")
+        sub.add_argument(
+            "--streams-dir",
+            type=Path,
+            default=None,
+            help="directory of stream files (default: the stack's streamsDir, streams/)",
+        )
+        return sub
+
+    listing = command("list", "the streams and their effective settings")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=_list)
+    render = command("render", "every Kubernetes object, as multi-document YAML")
+    render.set_defaults(handler=_render)
+    plan = command("plan", "every resource the program registers, run under Pulumi's mocks")
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.set_defaults(handler=_plan)
+    return parser
+
+
+def _project_dir() -> Path:
+    for directory in (Path.cwd(), *Path.cwd().parents):
+        if (directory / "Pulumi.yaml").is_file():
+            return directory
+    raise UsageError("no Pulumi.yaml here or above; run from the spark-streams project")
+
+
+def _inputs(project_dir: Path, args: argparse.Namespace) -> tuple[dict[str, Any], Inputs]:
+    values, _ = read_stack_values(project_dir, args.stack)
+    return values, load_inputs(project_dir, args.stack, values, args.streams_dir)
+
+
+def offline_plan(project_dir: Path, args: argparse.Namespace) -> Plan:
+    values, inputs = _inputs(project_dir, args)
+    from spark_streams import offline  # Pulumi loads only for a valid input
+
+    return offline.run(project_dir, args.stack, values, inputs, args.streams_dir)
+
+
+def _list(project_dir: Path, args: argparse.Namespace) -> str:
+    _, (_, streams) = _inputs(project_dir, args)
+    if args.json:
+        payload = {"stack": args.stack, "streams": [s.model_dump(mode="json") for s in streams]}
+        return json.dumps(payload, indent=2) + "\n"
+    rows = [("STREAM", "EXECUTORS", "CORES", "MEMORY", "RESTART", "STATE", "SINK")]
+    for s in streams:
+        rows.append(
+            (
+                s.name,
+                str(s.executor.instances),
+                str(s.executor.cores),
+                s.executor.memory,
+                s.restart_policy.type,
+                "suspended" if s.suspend else "running",
+                s.sink.uri,
+            )
+        )
+    return _table(rows) + f"{len(streams)} streams in stack {args.stack}\n"
+
+
+def _render(project_dir: Path, args: argparse.Namespace) -> str:
+    plan = offline_plan(project_dir, args)
+    documents = [
+        r.inputs
+        for r in plan.resources
+        if r.type.startswith("kubernetes:") and r.type != "kubernetes:helm.sh/v3:Release"
+    ]
+    header = (
+        f"# Offline render of stack {args.stack} (Pulumi mocks, no cloud access).\n"
+        "# The spark-operator Helm release is installed by Helm and not expanded here;\n"
+        "# <unknown: ...> marks values only AWS knows, [secret] a secret value.\n"
+    )
+    return header + yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True)
+
+
+def _plan(project_dir: Path, args: argparse.Namespace) -> str:
+    plan = offline_plan(project_dir, args)
+    if args.json:
+        return json.dumps(plan.to_json(), indent=1) + "\n"
+    rows = [("TYPE", "NAME", "STREAM", "PROTECT")]
+    for r in plan.resources:
+        rows.append((r.type, r.name, r.stream or "-", "yes" if r.protect else ""))
+    streams = {r.stream for r in plan.resources if r.stream}
+    return (
+        f"Offline plan of stack {args.stack}: the program run under Pulumi's mocks, no cloud "
+        "access.\n<unknown: ...> values are known only after `pulumi up`.\n\n"
+        + _table(rows)
+        + f"\n{len(plan.resources)} resources, {len(streams)} streams.\n"
+    )
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        + "\n"
+        for row in rows
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Stack config: everything that differs between dev and prod, read from ``Pulumi.<stack>.yaml``.
+
+The Pulumi program reads it through ``pulumi.Config``; the offline planner reads the YAML file
+itself. Both end in :class:`StackConfig`, so one model validates both.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from spark_streams.problems import InvalidInput, from_validation_error
+from spark_streams.model import AppType, Driver, Executor, RestartPolicy, Toleration
+from spark_streams.types import Count
+
+PROJECT = "spark-streams"
+SECRET_PLACEHOLDER = "[secret]"
+_CONFIG = ConfigDict(
+    extra="forbid", frozen=True, alias_generator=to_camel, validate_by_name=True,
+    validate_by_alias=True,
+)
+_CHART_VERSION = re.compile(r"^2\.5\.[0-9]+$")
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_BUCKET_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$")
+
+
+def _chart_version(value: str) -> str:
+    if not _CHART_VERSION.match(value):
+        raise ValueError(f"{value!r} is not a 2.5.x spark-operator chart version (e.g. '2.5.2')")
+    return value
+
+
+def _namespace(value: str) -> str:
+    if len(value) > 63 or not _DNS1123.match(value):
+        raise ValueError(f"{value!r} is not a Kubernetes namespace name (e.g. 'spark-streams')")
+    return value
+
+
+def _bucket_prefix(value: str) -> str:
+    if not _BUCKET_PREFIX.match(value):
+        raise ValueError(
+            f"{value!r} cannot start S3 bucket names; use 3-42 lowercase letters, digits and '-'"
+        )
+    return value
+
+
+Namespace = Annotated[str, AfterValidator(_namespace)]
+
+
+class _Section(BaseModel):
+    model_config = _CONFIG
+
+
+class BucketsConfig(_Section):
+    """The three buckets: ``<prefix>-lake``, ``<prefix>-checkpoints``, ``<prefix>-event-logs``."""
+
+    prefix: Annotated[str, AfterValidator(_bucket_prefix)]
+    encryption: Literal["sse-kms", "sse-s3"] = "sse-kms"
+    protect: bool = Field(
+        default=True, description="protect + retain the lake and checkpoint buckets"
+    )
+    event_log_retention_days: Count = 30
+    noncurrent_version_retention_days: Count = 30
+
+    def name(self, purpose: Literal["lake", "checkpoints", "event-logs"]) -> str:
+        return f"{self.prefix}-{purpose}"
+
+
+class OperatorConfig(_Section):
+    """The Kubeflow spark-operator Helm release."""
+
+    chart_version: Annotated[str, AfterValidator(_chart_version)]
+    namespace: Namespace = "spark-operator"
+    values: dict[str, Any] = Field(
+        default_factory=dict, description="Extra chart values, merged over ours"
+    )
+
+
+class MonitoringConfig(_Section):
+    prometheus_operator: bool = Field(
+        default=False, description="The cluster runs the Prometheus operator: add a PodMonitor and alerts"
+    )
+    jmx_exporter_jar: str = "/prometheus/jmx_prometheus_javaagent.jar"
+    metrics_port: Annotated[int, Field(ge=1024, le=65535)] = 8090
+    history_server: bool = Field(default=False, description="Run a Spark History Server")
+    history_server_image: str | None = None
+
+
+class SparkDefaults(_Section):
+    """The Spark settings every stream shares unless it overrides them."""
+
+    type: AppType = "Scala"
+    spark_version: str
+    image: str
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    main_class: str | None = None
+    application_file: str
+    hadoop_version: Literal["3.3", "3.4"] = Field(
+        default="3.4", description="Picks the S3A credentials provider for IRSA"
+    )
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: tuple[Toleration, ...] = ()
+    restart_policy: RestartPolicy = RestartPolicy()
+    driver: Driver = Driver()
+    executor: Executor = Executor()
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    termination_grace_period_seconds: Count = 120
+
+
+class StackConfig(_Section):
+    """Everything in ``Pulumi.<stack>.yaml`` under the ``spark-streams:`` namespace."""
+
+    aws_region: str
+    cluster_name: str
+    namespace: Namespace = "spark-streams"
+    pod_security: Literal["restricted", "baseline"] = "restricted"
+    streams_dir: str = "streams"
+    buckets: BucketsConfig
+    operator: OperatorConfig
+    spark: SparkDefaults
+    monitoring: MonitoringConfig = MonitoringConfig()
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Secret values streams reference by key (pulumi config set --secret --path)",
+    )
+
+
+def config_keys() -> list[str]:
+    """The stack config keys (camelCase, without the project prefix)."""
+    return [field.alias or name for name, field in StackConfig.model_fields.items()]
+
+
+def stack_file(project_dir: Path, stack: str) -> Path:
+    return project_dir / f"Pulumi.{stack}.yaml"
+
+
+def known_stacks(project_dir: Path) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+
+
+def read_stack_values(project_dir: Path, stack: str) -> tuple[dict[str, Any], set[str]]:
+    """Our keys from ``Pulumi.<stack>.yaml``, and which are secret.
+
+    Encrypted values cannot be read without the stack's secrets provider, so they come back as
+    :data:`SECRET_PLACEHOLDER`; only their presence matters offline.
+    """
+    path = stack_file(project_dir, stack)
+    document = yaml.safe_load(path.read_text()) or {}
+    raw: dict[str, Any] = document.get("config") or {}
+    values: dict[str, Any] = {}
+    secret: set[str] = set()
+    prefix = f"{PROJECT}:"
+    for key, value in raw.items():
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix) :]
+        values[name], is_secret = _unwrap_secure(value)
+        if is_secret:
+            secret.add(name)
+    return values, secret
+
+
+def _unwrap_secure(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER, True
+        found = False
+        out = {}
+        for k, v in value.items():
+            out[k], is_secret = _unwrap_secure(v)
+            found = found or is_secret
+        return out, found
+    if isinstance(value, list):
+        pairs = [_unwrap_secure(v) for v in value]
+        return [p[0] for p in pairs], any(p[1] for p in pairs)
+    return value, False
+
+
+def parse_stack_config(values: dict[str, Any], *, file: str) -> StackConfig:
+    """Validated stack config, or :class:`InvalidInput` naming every bad key."""
+    try:
+        return StackConfig.model_validate(values)
+    except ValidationError as error:
+        raise InvalidInput(list(from_validation_error(error, file=file, stream=None))) from None

@@ -1,0 +1,165 @@
+"""Finding the streams: every ``*.py`` file in the streams directory holds one :class:`Stream`.
+
+Files are compiled and executed directly (no import system, no ``__pycache__`` written into the
+user's directory). Every failing file is reported, not just the first one.
+"""
+
+from __future__ import annotations
+
+import ast
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from spark_streams.model import Stream
+from spark_streams.problems import Problem, from_validation_error
+
+
+@dataclass(frozen=True)
+class StreamFile:
+    path: Path
+    stream: Stream
+
+    @property
+    def label(self) -> str:
+        return display_path(self.path)
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def stream_paths(directory: Path) -> list[Path]:
+    """Stream files, in name order; ``_helpers.py`` and ``__init__.py`` are not streams."""
+    return sorted(p for p in directory.glob("*.py") if not p.name.startswith("_"))
+
+
+def load_streams(directory: Path) -> tuple[list[StreamFile], list[Problem]]:
+    if not directory.is_dir():
+        return [], [
+            Problem(str(directory), None, None, "streams directory not found; pass --streams-dir")
+        ]
+    loaded: list[StreamFile] = []
+    problems: list[Problem] = []
+    for path in stream_paths(directory):
+        stream, found = _load_file(path)
+        problems.extend(found)
+        if stream is not None:
+            loaded.append(StreamFile(path, stream))
+    return loaded, problems
+
+
+def _load_file(path: Path) -> tuple[Stream | None, list[Problem]]:
+    label = display_path(path)
+    source = path.read_text()
+    namespace: dict[str, object] = {"__name__": f"streams.{path.stem}", "__file__": str(path)}
+    try:
+        code = compile(source, str(path), "exec")
+        exec(code, namespace)
+    except ValidationError as error:
+        where = _locate(source, error.title, _failing_line(error, path))
+        return None, list(
+            from_validation_error(
+                error, file=label, stream=_declared_name(source), prefix=where
+            )
+        )
+    except SyntaxError as error:
+        return None, [
+            Problem(label, None, None, f"line {error.lineno}: {error.msg}. Fix: correct the syntax")
+        ]
+    except Exception as error:
+        line = _failing_line(error, path)
+        at = f"line {line}: " if line else ""
+        return None, [
+            Problem(
+                label,
+                _declared_name(source),
+                None,
+                f"fails to import: {at}{type(error).__name__}: {error}. Fix: make the file "
+                "importable on its own (stream files may import only installed packages)",
+            )
+        ]
+    streams = [value for value in namespace.values() if isinstance(value, Stream)]
+    if len(streams) != 1:
+        what = "defines no stream" if not streams else f"defines {len(streams)} streams"
+        return None, [
+            Problem(
+                label,
+                None,
+                None,
+                f"{what}. Fix: one file holds exactly one `stream = Stream(name=..., sink=...)`",
+            )
+        ]
+    return streams[0], []
+
+
+def _failing_line(error: BaseException, path: Path) -> int | None:
+    line = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename == str(path):
+            line = frame.lineno
+    return line
+
+
+def _declared_name(source: str) -> str | None:
+    """The ``name=`` a broken file gives its Stream, so the report can name the stream."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _callee(node) == "Stream":
+            for kw in node.keywords:
+                if kw.arg == "name" and isinstance(kw.value, ast.Constant):
+                    return str(kw.value.value)
+    return None
+
+
+def _callee(node: ast.Call) -> str | None:
+    if isinstance(node.func, ast.Name):
+        return node.func.id
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return None
+
+
+def _locate(source: str, model: str, line: int | None) -> str:
+    """Dotted path (e.g. ``stacks.dev.executor``) of the ``model(...)`` call that failed.
+
+    A nested settings object (``Executor(cores=1.5)``) fails before the Stream exists, so its
+    error does not know where it sits; the source does.
+    """
+    if model in ("Stream", None):
+        return ""
+    tree = ast.parse(source)
+    found: list[str] = []
+
+    def visit(node: ast.AST, path: list[str]) -> None:
+        if found:
+            return
+        if (
+            isinstance(node, ast.Call)
+            and _callee(node) == model
+            and (line is None or node.lineno <= line <= (node.end_lineno or node.lineno))
+        ):
+            found.append(".".join(path))
+            return
+        if isinstance(node, ast.keyword) and node.arg:
+            visit(node.value, [*path, node.arg])
+            return
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                label = str(key.value) if isinstance(key, ast.Constant) else "?"
+                visit(value, [*path, label])
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child, path)
+
+    visit(tree, [])
+    return found[0] if found else model.lower()
+

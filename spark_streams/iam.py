@@ -1,0 +1,104 @@
+"""IAM policy documents as plain dicts: pure functions, linted with parliament in the tests.
+
+A stream's role may read what the stream declares it reads, and read/write/delete only its own
+sink, checkpoint and event-log prefixes. No ``s3:*``, no ``*`` resource for S3 actions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from spark_streams.resolve import EffectiveStream, S3Location
+
+VERSION = "2012-10-17"
+_READ = ["s3:GetObject"]
+_WRITE = [
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+]
+
+
+def trust_policy(
+    oidc_provider_arn: str, issuer: str, namespace: str, service_account: str
+) -> dict[str, Any]:
+    """Only ``service_account`` in ``namespace`` of this cluster may assume the role."""
+    host = issuer.removeprefix("https://")
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": oidc_provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                        f"{host}:aud": "sts.amazonaws.com",
+                    }
+                },
+            }
+        ],
+    }
+
+
+def own_locations(stream: EffectiveStream) -> list[S3Location]:
+    """Prefixes the stream writes: its sink, its checkpoint, its event logs."""
+    return [stream.sink, stream.checkpoint, stream.event_log]
+
+
+def access_policy(stream: EffectiveStream, kms_key_arn: Any = None) -> dict[str, Any]:
+    """The stream role's permissions. ``kms_key_arn`` may be a Pulumi output."""
+    statements: list[dict[str, Any]] = [
+        *_list_statements([*own_locations(stream), *stream.reads]),
+        _object_statement("ReadWriteOwnPrefixes", _WRITE, own_locations(stream)),
+    ]
+    if stream.reads:
+        statements.append(_object_statement("ReadDeclaredInputs", _READ, list(stream.reads)))
+    if kms_key_arn is not None:
+        statements.append(
+            {
+                "Sid": "UseBucketKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": kms_key_arn,
+            }
+        )
+    return {"Version": VERSION, "Statement": statements}
+
+
+def _object_statement(sid: str, actions: list[str], locations: list[S3Location]) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": sorted({arn for loc in locations for arn in _object_arns(loc)}),
+    }
+
+
+def _object_arns(loc: S3Location) -> list[str]:
+    # S3A probes a directory "a/b" with HEAD on the key "a/b" before listing "a/b/": allow that
+    # one key, never "a/b*" (which would also match a neighbour's "a/bc/").
+    directory = loc.prefix.rstrip("/")
+    return [f"arn:aws:s3:::{loc.bucket}/{directory}", f"arn:aws:s3:::{loc.bucket}/{loc.prefix}*"]
+
+
+def _list_statements(locations: list[S3Location]) -> list[dict[str, Any]]:
+    """ListBucket per bucket, narrowed to the stream's own prefixes."""
+    by_bucket: dict[str, set[str]] = defaultdict(set)
+    for loc in locations:
+        directory = loc.prefix.rstrip("/")
+        by_bucket[loc.bucket].update({directory, loc.prefix, f"{loc.prefix}*"})
+    return [
+        {
+            "Sid": f"List{index}",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": f"arn:aws:s3:::{bucket}",
+            "Condition": {"StringLike": {"s3:prefix": sorted(prefixes)}},
+        }
+        for index, (bucket, prefixes) in enumerate(sorted(by_bucket.items()))
+    ]

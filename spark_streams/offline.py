@@ -1,0 +1,162 @@
+"""The offline plan: the real Pulumi program run under Pulumi's mocks, every registration recorded.
+
+Nothing leaves the machine. Values only the cloud knows (ARNs, the cluster's endpoint and OIDC
+issuer) come back as ``<unknown: ...>`` placeholders; secret values as ``[secret]``.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+from spark_streams.config import PROJECT, SECRET_PLACEHOLDER, StackConfig
+from spark_streams.program import Inputs
+from spark_streams.resolve import EffectiveStream
+
+STREAM_TYPE = f"{PROJECT}:streaming:Stream"
+
+
+def unknown(what: str) -> str:
+    return f"<unknown: {what}>"
+
+
+@dataclass
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    stream: str | None
+    protect: bool
+    dependencies: list[str]
+    inputs: dict[str, Any]
+
+
+@dataclass
+class Plan:
+    stack: str
+    resources: list[PlannedResource] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "offline": True,
+            "resources": [vars(r) for r in self.resources],
+        }
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Answers for the few values only AWS knows; everything else echoes the inputs."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.inputs[(args.typ, args.name)] = args.inputs
+        state = dict(args.inputs)
+        if args.typ.startswith("aws:"):
+            state.setdefault("arn", unknown(f"arn of {args.name}"))
+        if args.typ == "aws:s3/bucket:Bucket":
+            return args.inputs["bucket"], state
+        if args.typ == "kubernetes:helm.sh/v3:Release":
+            state["status"] = {"status": unknown("release status")}
+        return args.inputs.get("name") or f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        region = self.config.aws_region
+        if args.token == "aws:eks/getCluster:getCluster":
+            issuer = f"https://oidc.eks.{region}.amazonaws.com/id/{unknown('cluster OIDC id')}"
+            return {
+                "name": self.config.cluster_name,
+                "endpoint": unknown("cluster endpoint"),
+                "certificateAuthorities": [{"data": unknown("cluster CA")}],
+                "identities": [{"oidcs": [{"issuer": issuer}]}],
+            }
+        if args.token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+            host = str(args.args["url"]).removeprefix("https://")
+            return {"arn": f"arn:aws:iam::{unknown('account id')}:oidc-provider/{host}"}
+        return {}
+
+
+class _Monitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: _Mocks) -> None:
+        super().__init__(mocks)
+        self.offline_mocks = mocks
+        self.records: list[tuple[Any, str]] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        response = super().RegisterResource(request)
+        self.records.append((request, response.urn))
+        return response
+
+
+def run(project_dir: Path, stack: str, values: dict[str, Any], inputs: Inputs, streams_dir: Path | None) -> Plan:
+    """Run ``__main__.py`` of ``project_dir`` under mocks and return what it registered."""
+    config, streams = inputs
+    mocks = _Mocks(config)
+    monitor = _Monitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    settings = {f"{PROJECT}:{key}": config_string(value) for key, value in values.items()}
+    if streams_dir is not None:
+        settings[f"{PROJECT}:streamsDir"] = str(streams_dir.resolve())
+    pulumi.runtime.set_all_config(settings, secret_keys=[f"{PROJECT}:secrets"])
+    sys.path.insert(0, str(project_dir))
+    try:
+        program = project_dir / "__main__.py"
+        pulumi.runtime.test(lambda: runpy.run_path(str(program), run_name="__main__"))()
+    finally:
+        sys.path.remove(str(project_dir))
+    return _plan(stack, monitor, streams)
+
+
+def config_string(value: Any) -> str:
+    """How ``pulumi config`` hands a value to the program: strings as-is, the rest as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _plan(stack: str, monitor: _Monitor, streams: list[EffectiveStream]) -> Plan:
+    names = {s.identity: s.name for s in streams}
+    stream_of: dict[str, str | None] = {}
+    plan = Plan(stack)
+    for request, urn in monitor.records:
+        parent = request.parent or None
+        stream = stream_of.get(parent) if parent else None
+        if request.type == STREAM_TYPE:
+            stream = names.get(request.name)
+        stream_of[urn] = stream
+        plan.resources.append(
+            PlannedResource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                parent=parent,
+                stream=stream,
+                protect=bool(request.protect),
+                dependencies=sorted(set(request.dependencies)),
+                inputs=masked(monitor.offline_mocks.inputs.get((request.type, request.name), {})),
+            )
+        )
+    return plan
+
+
+def masked(value: Any) -> Any:
+    """``value`` with every Pulumi secret replaced by a placeholder."""
+    if rpc.is_rpc_secret(value):
+        inner = rpc.unwrap_rpc_secret(value)
+        if isinstance(inner, dict):
+            return {key: SECRET_PLACEHOLDER for key in inner}
+        return SECRET_PLACEHOLDER
+    if isinstance(value, dict):
+        return {key: masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    return value

@@ -1,0 +1,86 @@
+"""Problems in user input, collected and reported together with where they are and the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+# pydantic error types -> what to do about them
+_FIXES = {
+    "missing": "add it",
+    "missing_keyword_argument": "add it",
+    "unexpected_keyword_argument": "remove it or fix its spelling",
+    "extra_forbidden": "remove it or fix its spelling",
+    "int_type": "write a whole number (e.g. 2)",
+    "int_from_float": "write a whole number (e.g. 2)",
+    "int_parsing": "write a whole number (e.g. 2)",
+    "greater_than_equal": "use a larger number",
+    "greater_than": "use a larger number",
+    "less_than_equal": "use a smaller number",
+    "literal_error": "use one of the values listed",
+    "string_type": "write a string in quotes",
+    "bool_type": "write true or false",
+    "dict_type": "write a mapping",
+    "tuple_type": "write a list",
+    "list_type": "write a list",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a stream file or the stack config."""
+
+    file: str
+    stream: str | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.stream:
+            parts.append(f"stream '{self.stream}'")
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        return f"{': '.join(parts)}: {self.message}"
+
+
+class InvalidInput(Exception):
+    """Raised with every problem found; nothing has been registered when it is raised."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in the streams or stack config; nothing was planned:"
+        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+
+def from_validation_error(
+    error: ValidationError, *, file: str, stream: str | None, prefix: str = ""
+) -> Iterable[Problem]:
+    for detail in error.errors():
+        yield Problem(file, stream, _field_path(prefix, detail), _describe(detail))
+
+
+def _field_path(prefix: str, detail: ErrorDetails) -> str | None:
+    # pydantic puts validator/union branch names in loc; keep only the user's field names
+    loc = [str(p) for p in detail["loc"] if not str(p).startswith(("function-", "lax-", "strict-"))]
+    if detail["type"] in ("unexpected_keyword_argument", "extra_forbidden") or loc:
+        path = ".".join(part for part in [prefix, *loc] if part)
+        return path or None
+    return prefix or None
+
+
+def _describe(detail: ErrorDetails) -> str:
+    message = detail["msg"].removeprefix("Value error, ")
+    if detail["type"] == "literal_error":
+        return f"{message}; got {detail['input']!r}"
+    fix = _FIXES.get(detail["type"])
+    if detail["type"] in ("int_type", "int_from_float", "int_parsing", "greater_than_equal"):
+        message = f"{message}; got {detail['input']!r}"
+    return f"{message}. Fix: {fix}" if fix else message

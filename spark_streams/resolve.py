@@ -1,0 +1,304 @@
+"""Effective settings: each stream laid over the stack's defaults, checked as a whole.
+
+Pure Python (no Pulumi): ``spark-streams list`` and the Pulumi program share it, and every
+problem across all streams is collected before anything is registered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from spark_streams.config import StackConfig
+from spark_streams.discovery import StreamFile
+from spark_streams.model import (
+    AppType,
+    Driver,
+    Executor,
+    RestartPolicy,
+    Settings,
+    SparkOverrides,
+    Stream,
+    Toleration,
+)
+from spark_streams.problems import InvalidInput, Problem
+from spark_streams.types import memory_mib, split_s3_uri
+
+APP_FILE_SCHEMES = ("local://", "s3a://", "https://")
+_ENV_VAR = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+IAM_ROLE_NAME_MAX = 64
+
+
+class S3Location(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    prefix: str
+
+    @property
+    def uri(self) -> str:
+        """Hadoop S3A URI, the form Spark reads and writes."""
+        return f"s3a://{self.bucket}/{self.prefix}"
+
+
+class EffectiveStream(BaseModel):
+    """Everything the components need to know about one stream in one stack."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    stack: str
+    name: str
+    identity: str
+    renamed_from: tuple[str, ...]
+    namespace: str
+    service_account: str
+    role_name: str
+    type: AppType
+    spark_version: str
+    image: str
+    image_pull_policy: str
+    main_class: str | None
+    application_file: str
+    arguments: tuple[str, ...]
+    hadoop_version: str
+    node_selector: dict[str, str]
+    tolerations: tuple[Toleration, ...]
+    restart_policy: RestartPolicy
+    driver: Driver
+    executor: Executor
+    spark_conf: dict[str, str]
+    termination_grace_period_seconds: int
+    suspend: bool
+    sink: S3Location
+    reads: tuple[S3Location, ...]
+    checkpoint_generation: int
+    checkpoint: S3Location
+    event_log: S3Location
+    secrets: dict[str, str]
+
+
+def resolve_all(
+    files: Sequence[StreamFile], config: StackConfig, stack: str, known_stacks: Iterable[str]
+) -> list[EffectiveStream]:
+    """Effective streams of ``stack``, or :class:`InvalidInput` listing every problem."""
+    stacks = set(known_stacks)
+    problems: list[Problem] = []
+    resolved: list[EffectiveStream] = []
+    for item in files:
+        found = list(_check_stream(item, config, stacks))
+        problems.extend(found)
+        override = item.stream.stacks.get(stack)
+        if found or (override is not None and not override.enabled):
+            continue
+        resolved.append(resolve(item, config, stack))
+    problems.extend(_check_names(files))
+    problems.extend(_check_sinks(resolved))
+    for stream in resolved:
+        problems.extend(_check_effective(stream, config))
+    if problems:
+        raise InvalidInput(problems)
+    return resolved
+
+
+def resolve(item: StreamFile, config: StackConfig, stack: str) -> EffectiveStream:
+    stream, spark, buckets = item.stream, config.spark, config.buckets
+    layers: list[SparkOverrides] = [stream]
+    if stack in stream.stacks:
+        layers.append(stream.stacks[stack])
+    identity = stream.renamed_from[0] if stream.renamed_from else stream.name
+
+    def pick(field: str, default: Any) -> Any:
+        value = default
+        for layer in layers:
+            override = getattr(layer, field)
+            if isinstance(override, Settings):
+                value = override.over(value)
+            elif override is not None:
+                value = override
+        return value
+
+    spark_conf = dict(spark.spark_conf)
+    for layer in layers:
+        spark_conf.update(layer.spark_conf or {})
+    return EffectiveStream(
+        file=item.label,
+        stack=stack,
+        name=stream.name,
+        identity=identity,
+        renamed_from=stream.renamed_from,
+        namespace=config.namespace,
+        service_account=stream.name,
+        role_name=iam_role_name(buckets.prefix, identity),
+        type=pick("type", spark.type),
+        spark_version=pick("spark_version", spark.spark_version),
+        image=pick("image", spark.image),
+        image_pull_policy=spark.image_pull_policy,
+        main_class=pick("main_class", spark.main_class),
+        application_file=pick("application_file", spark.application_file),
+        arguments=stream.arguments,
+        hadoop_version=spark.hadoop_version,
+        node_selector=pick("node_selector", spark.node_selector),
+        tolerations=pick("tolerations", spark.tolerations),
+        restart_policy=pick("restart_policy", spark.restart_policy),
+        driver=pick("driver", spark.driver),
+        executor=pick("executor", spark.executor),
+        spark_conf=spark_conf,
+        termination_grace_period_seconds=spark.termination_grace_period_seconds,
+        suspend=bool(pick("suspend", False)),
+        sink=_location(stream.sink, buckets.name("lake")),
+        reads=tuple(_location(uri, buckets.name("lake")) for uri in stream.reads),
+        checkpoint_generation=stream.checkpoint_generation,
+        checkpoint=S3Location(
+            bucket=buckets.name("checkpoints"),
+            prefix=f"{identity}/gen-{stream.checkpoint_generation}/",
+        ),
+        event_log=S3Location(bucket=buckets.name("event-logs"), prefix=f"{identity}/"),
+        secrets=dict(stream.secrets),
+    )
+
+
+def iam_role_name(prefix: str, identity: str) -> str:
+    """``<bucket prefix>-<identity>``, shortened with a hash when IAM's 64 characters are exceeded."""
+    name = f"{prefix}-{identity}"
+    if len(name) <= IAM_ROLE_NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: IAM_ROLE_NAME_MAX - 9]}-{digest}"
+
+
+def _location(uri: str, lake: str) -> S3Location:
+    bucket, prefix = split_s3_uri(uri)
+    return S3Location(bucket=lake if bucket == "{lake}" else bucket, prefix=prefix)
+
+
+def _check_stream(item: StreamFile, config: StackConfig, stacks: set[str]) -> Iterable[Problem]:
+    stream, label = item.stream, item.label
+
+    def problem(field: str, message: str) -> Problem:
+        return Problem(label, stream.name, field, message)
+
+    for stack in sorted(set(stream.stacks) - stacks):
+        yield problem(
+            f"stacks.{stack}",
+            f"no stack '{stack}' (known: {', '.join(sorted(stacks))}). "
+            "Fix: use an existing stack name or add Pulumi.<stack>.yaml",
+        )
+    lake = config.buckets.name("lake")
+    bucket, prefix = split_s3_uri(stream.sink)
+    if bucket not in ("{lake}", lake):
+        yield problem(
+            "sink",
+            f"{stream.sink!r} is outside the data lake. Fix: write 's3://{{lake}}/{prefix or '<prefix>/'}'",
+        )
+    elif not prefix:
+        yield problem("sink", "the sink is the whole lake. Fix: give the stream its own prefix")
+    for env, key in stream.secrets.items():
+        if not _ENV_VAR.match(env):
+            yield problem(
+                f"secrets.{env}",
+                "not an environment variable name. Fix: use UPPER_SNAKE_CASE",
+            )
+        if key not in config.secrets:
+            yield problem(
+                f"secrets.{env}",
+                f"the stack has no secret '{key}'. Fix: pulumi config set --secret --path "
+                f"'secrets.{key}' <value>",
+            )
+        elif not _SECRET_KEY.match(key):
+            yield problem(f"secrets.{env}", f"{key!r} is not a valid Kubernetes Secret key")
+    for index, uri in enumerate(stream.reads):
+        if not split_s3_uri(uri)[1]:
+            yield problem(
+                f"reads[{index}]", "reads a whole bucket. Fix: name the prefix the stream reads"
+            )
+
+
+def _check_effective(stream: EffectiveStream, config: StackConfig) -> Iterable[Problem]:
+    def problem(field: str, message: str) -> Problem:
+        return Problem(stream.file, stream.name, field, f"{message} (stack {stream.stack})")
+
+    if stream.type in ("Scala", "Java") and not stream.main_class:
+        yield problem(
+            "main_class",
+            f"a {stream.type} stream needs a main class. Fix: set main_class='com.example.Main'",
+        )
+    if not stream.application_file.startswith(APP_FILE_SCHEMES):
+        scheme = stream.application_file.split("://")[0] if "://" in stream.application_file else ""
+        hint = " (Hadoop reads S3 as s3a://)" if scheme == "s3" else ""
+        yield problem(
+            "application_file",
+            f"{stream.application_file!r} has an unsupported scheme{hint}. Fix: use "
+            f"{', '.join(APP_FILE_SCHEMES)}",
+        )
+    for role in ("driver", "executor"):
+        resources: Driver = getattr(stream, role)
+        overhead = resources.memory_overhead
+        if overhead and memory_mib(overhead) > memory_mib(resources.memory):
+            yield problem(
+                f"{role}.memory_overhead",
+                f"overhead {overhead} is larger than memory {resources.memory}. Fix: lower "
+                "memory_overhead or raise memory",
+            )
+    reserved = [k for k in stream.spark_conf if k in _RESERVED_CONF]
+    for key in reserved:
+        yield problem(
+            f"spark_conf.{key}",
+            "is set by spark-streams (checkpoint, event log, credentials). Fix: remove it",
+        )
+
+
+# Keys the components own: a stream overriding them would break its isolation or its identity.
+_RESERVED_CONF = frozenset(
+    {
+        "spark.sql.streaming.checkpointLocation",
+        "spark.eventLog.dir",
+        "spark.hadoop.fs.s3a.aws.credentials.provider",
+        "spark.kubernetes.authenticate.driver.serviceAccountName",
+        "spark.kubernetes.authenticate.executor.serviceAccountName",
+        "spark.kubernetes.container.image",
+        "spark.kubernetes.namespace",
+    }
+)
+
+
+def _check_names(files: Sequence[StreamFile]) -> Iterable[Problem]:
+    """A name or earlier name used by two streams would make them share resources."""
+    owners: dict[str, StreamFile] = {}
+    for item in files:
+        names = dict.fromkeys([item.stream.name, *item.stream.renamed_from])
+        for name in names:
+            first = owners.setdefault(name, item)
+            if first is not item:
+                field = "name" if name == item.stream.name else "renamed_from"
+                yield Problem(
+                    item.label,
+                    item.stream.name,
+                    field,
+                    f"'{name}' is already used by stream '{first.stream.name}' in {first.label}. "
+                    "Fix: pick another name",
+                )
+
+
+def _check_sinks(streams: Sequence[EffectiveStream]) -> Iterable[Problem]:
+    """Sinks may not contain one another; sorted, a prefix comes right before what it contains."""
+    ordered = sorted(streams, key=lambda s: s.sink.uri)
+    open_prefixes: list[EffectiveStream] = []
+    for stream in ordered:
+        while open_prefixes and not stream.sink.uri.startswith(open_prefixes[-1].sink.uri):
+            open_prefixes.pop()
+        if open_prefixes:
+            other = open_prefixes[-1]
+            yield Problem(
+                stream.file,
+                stream.name,
+                "sink",
+                f"{stream.sink.uri} overlaps the sink of stream '{other.name}' ({other.sink.uri}) "
+                f"in stack {stream.stack}. Fix: give each stream its own prefix",
+            )
+        open_prefixes.append(stream)

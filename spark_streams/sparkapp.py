@@ -1,0 +1,160 @@
+"""The SparkApplication of one stream, built with Kubeflow's own models of the v1beta2 CRD.
+
+Everything here is known before deploy (no Pulumi outputs), so ``spark-streams render`` shows
+exactly what the cluster receives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubeflow_spark_api import models as crd
+
+from spark_streams.config import MonitoringConfig
+from spark_streams.model import Driver, Executor
+from spark_streams.resolve import EffectiveStream
+
+API_VERSION = "sparkoperator.k8s.io/v1beta2"
+KIND = "SparkApplication"
+SECRET_NAME = "stream-secrets"
+SPARK_UID = 185  # the user of the Apache Spark images; the pods run as it, never as root
+
+# S3A reads the IRSA web identity token with a provider that depends on the AWS SDK in Hadoop.
+_S3A_CREDENTIALS = {
+    "3.3": "com.amazonaws.auth.WebIdentityTokenCredentialsProvider",
+    "3.4": "software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider",
+}
+
+
+def labels(stream: EffectiveStream) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": stream.name,
+        "app.kubernetes.io/part-of": "spark-streams",
+        "app.kubernetes.io/managed-by": "pulumi",
+        "spark-streams/identity": stream.identity,
+    }
+
+
+def spark_conf(stream: EffectiveStream) -> dict[str, str]:
+    """The stream's Spark conf with what spark-streams owns laid on top."""
+    return {
+        **stream.spark_conf,
+        # Where the job keeps state; the job reads it (or names its query) to resume.
+        "spark.sql.streaming.checkpointLocation": stream.checkpoint.uri,
+        "spark.streams.checkpointLocation": stream.checkpoint.uri,
+        "spark.streams.sink": stream.sink.uri,
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": stream.event_log.uri,
+        "spark.eventLog.rolling.enabled": "true",
+        "spark.eventLog.rolling.maxFileSize": "128m",
+        "spark.sql.streaming.metricsEnabled": "true",
+        # A resubmission sends SIGTERM: let executors hand over and the query end its batch.
+        "spark.decommission.enabled": "true",
+        "spark.streaming.stopGracefullyOnShutdown": "true",
+        "spark.kubernetes.executor.deleteOnTermination": "true",
+    }
+
+
+def hadoop_conf(stream: EffectiveStream) -> dict[str, str]:
+    return {
+        "fs.s3a.aws.credentials.provider": _S3A_CREDENTIALS[stream.hadoop_version],
+        "fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        # Skip probing parent "directories" the role may not read (Hadoop 3.4; ignored by 3.3).
+        "fs.s3a.performance.flags": "mkdir",
+    }
+
+
+def _security_context() -> crd.IoK8sApiCoreV1SecurityContext:
+    return crd.IoK8sApiCoreV1SecurityContext(
+        allow_privilege_escalation=False,
+        capabilities=crd.IoK8sApiCoreV1Capabilities(drop=["ALL"]),
+        run_as_non_root=True,
+        run_as_user=SPARK_UID,
+        seccomp_profile=crd.IoK8sApiCoreV1SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def _pod_security_context() -> crd.IoK8sApiCoreV1PodSecurityContext:
+    return crd.IoK8sApiCoreV1PodSecurityContext(
+        run_as_non_root=True,
+        run_as_user=SPARK_UID,
+        fs_group=SPARK_UID,
+        seccomp_profile=crd.IoK8sApiCoreV1SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def _env(stream: EffectiveStream) -> list[crd.IoK8sApiCoreV1EnvVar] | None:
+    env = [
+        crd.IoK8sApiCoreV1EnvVar(
+            name=variable,
+            value_from=crd.IoK8sApiCoreV1EnvVarSource(
+                secret_key_ref=crd.IoK8sApiCoreV1SecretKeySelector(name=SECRET_NAME, key=key)
+            ),
+        )
+        for variable, key in sorted(stream.secrets.items())
+    ]
+    return env or None
+
+
+def _pod_fields(stream: EffectiveStream, resources: Driver) -> dict[str, Any]:
+    """Fields the driver and executor specs share."""
+    return {
+        "cores": resources.cores,
+        "core_request": resources.core_request,
+        "core_limit": resources.core_limit,
+        "memory": resources.memory,
+        "memory_overhead": resources.memory_overhead,
+        "service_account": stream.service_account,
+        "labels": labels(stream),
+        "env": _env(stream),
+        "security_context": _security_context(),
+        "pod_security_context": _pod_security_context(),
+        "termination_grace_period_seconds": stream.termination_grace_period_seconds,
+        "tolerations": [
+            crd.IoK8sApiCoreV1Toleration(**t.model_dump(exclude_none=True))
+            for t in stream.tolerations
+        ]
+        or None,
+    }
+
+
+def _executor(stream: EffectiveStream, executor: Executor) -> crd.SparkV1beta2ExecutorSpec:
+    return crd.SparkV1beta2ExecutorSpec(
+        instances=executor.instances, **_pod_fields(stream, executor)
+    )
+
+
+def spec(stream: EffectiveStream, monitoring: MonitoringConfig) -> dict[str, Any]:
+    restart = stream.restart_policy
+    application = crd.SparkV1beta2SparkApplicationSpec(
+        type=stream.type,
+        mode="cluster",
+        spark_version=stream.spark_version,
+        image=stream.image,
+        image_pull_policy=stream.image_pull_policy,
+        main_class=stream.main_class,
+        main_application_file=stream.application_file,
+        arguments=list(stream.arguments) or None,
+        spark_conf=spark_conf(stream),
+        hadoop_conf=hadoop_conf(stream),
+        node_selector=stream.node_selector or None,
+        suspend=stream.suspend,
+        restart_policy=crd.SparkV1beta2RestartPolicy(
+            type=restart.type,
+            on_failure_retries=restart.on_failure_retries,
+            on_failure_retry_interval=restart.on_failure_retry_interval,
+            on_submission_failure_retries=restart.on_submission_failure_retries,
+            on_submission_failure_retry_interval=restart.on_submission_failure_retry_interval,
+        ),
+        driver=crd.SparkV1beta2DriverSpec(**_pod_fields(stream, stream.driver)),
+        executor=_executor(stream, stream.executor),
+        monitoring=crd.SparkV1beta2MonitoringSpec(
+            expose_driver_metrics=True,
+            expose_executor_metrics=True,
+            prometheus=crd.SparkV1beta2PrometheusSpec(
+                jmx_exporter_jar=monitoring.jmx_exporter_jar, port=monitoring.metrics_port
+            ),
+        ),
+    )
+    result: dict[str, Any] = application.to_dict()
+    return result
