@@ -16,6 +16,9 @@ import pulumi_aws as aws
 from components import PACKAGE
 from spark_streams.config import BucketsConfig
 
+_SseDefault = (
+    aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgsDict
+)
 Purpose = Literal["lake", "checkpoints", "event-logs"]
 PURPOSES: tuple[Purpose, ...] = ("lake", "checkpoints", "event-logs")
 # What may never be lost: the lake's data and the streams' progress.
@@ -83,9 +86,7 @@ class DataBuckets(pulumi.ComponentResource):
             bucket=self.names[purpose],
             force_destroy=False,
             tags={"spark-streams/purpose": purpose},
-            opts=pulumi.ResourceOptions(
-                parent=self, protect=precious, retain_on_delete=precious
-            ),
+            opts=pulumi.ResourceOptions(parent=self, protect=precious, retain_on_delete=precious),
         )
         child = pulumi.ResourceOptions(parent=bucket)
         aws.s3.BucketVersioning(
@@ -94,7 +95,7 @@ class DataBuckets(pulumi.ComponentResource):
             versioning_configuration={"status": "Enabled"},
             opts=child,
         )
-        default: aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgsDict = (
+        default: _SseDefault = (
             {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn}
             if key
             else {"sse_algorithm": "AES256"}
@@ -102,7 +103,9 @@ class DataBuckets(pulumi.ComponentResource):
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-{purpose}-encryption",
             bucket=bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": default, "bucket_key_enabled": True}],
+            rules=[
+                {"apply_server_side_encryption_by_default": default, "bucket_key_enabled": True}
+            ],
             opts=child,
         )
         aws.s3.BucketPublicAccessBlock(

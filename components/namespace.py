@@ -33,7 +33,16 @@ def driver_rules() -> list[k8s.rbac.v1.PolicyRuleArgsDict]:
         {
             "api_groups": [""],
             "resources": ["pods", "services", "configmaps", "persistentvolumeclaims"],
-            "verbs": ["create", "get", "list", "watch", "update", "patch", "delete", "deletecollection"],
+            "verbs": [
+                "create",
+                "get",
+                "list",
+                "watch",
+                "update",
+                "patch",
+                "delete",
+                "deletecollection",
+            ],
         },
     ]
 
@@ -69,7 +78,11 @@ class StreamingNamespace(pulumi.ComponentResource):
         k8s.rbac.v1.RoleBinding(
             f"{name}-driver",
             metadata={"name": DRIVER_ROLE, "namespace": args.name},
-            role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": DRIVER_ROLE},
+            role_ref={
+                "api_group": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": DRIVER_ROLE,
+            },
             subjects=[
                 {
                     "kind": "Group",

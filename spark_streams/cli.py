@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from spark_streams.config import known_stacks, read_stack_values, stack_file
-from spark_streams.problems import InvalidInput
+from spark_streams.problems import InvalidInputError
 from spark_streams.program import Inputs, load_inputs
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"spark-streams: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except InvalidInput as error:
+    except InvalidInputError as error:
         print(error.report(), file=sys.stderr)
         return EXIT_INVALID
     sys.stdout.write(output)
@@ -120,17 +120,30 @@ def _list(project_dir: Path, args: argparse.Namespace) -> str:
 
 def _render(project_dir: Path, args: argparse.Namespace) -> str:
     plan = offline_plan(project_dir, args)
-    documents = [
-        r.inputs
-        for r in plan.resources
-        if r.type.startswith("kubernetes:") and r.type != "kubernetes:helm.sh/v3:Release"
-    ]
+    documents = sorted(
+        (
+            r.inputs
+            for r in plan.resources
+            if r.type.startswith("kubernetes:") and r.type != "kubernetes:helm.sh/v3:Release"
+        ),
+        key=_apply_order,
+    )
     header = (
         f"# Offline render of stack {args.stack} (Pulumi mocks, no cloud access).\n"
         "# The spark-operator Helm release is installed by Helm and not expanded here;\n"
         "# <unknown: ...> marks values only AWS knows, [secret] a secret value.\n"
     )
-    return header + yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True)
+    return header + yaml.safe_dump_all(documents, sort_keys=True, explicit_start=True)
+
+
+# kubectl-apply order: what others live in or refer to comes first.
+_KIND_ORDER = ["Namespace", "Role", "RoleBinding", "Secret", "ServiceAccount"]
+
+
+def _apply_order(document: dict[str, Any]) -> tuple[int, str]:
+    kind = document.get("kind", "")
+    rank = _KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER)
+    return rank, f"{kind}/{document.get('metadata', {}).get('name', '')}"
 
 
 def _plan(project_dir: Path, args: argparse.Namespace) -> str:

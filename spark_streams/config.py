@@ -14,14 +14,17 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from spark_streams.problems import InvalidInput, from_validation_error
 from spark_streams.model import AppType, Driver, Executor, RestartPolicy, Toleration
+from spark_streams.problems import InvalidInputError, from_validation_error
 from spark_streams.types import Count
 
 PROJECT = "spark-streams"
 SECRET_PLACEHOLDER = "[secret]"
 _CONFIG = ConfigDict(
-    extra="forbid", frozen=True, alias_generator=to_camel, validate_by_name=True,
+    extra="forbid",
+    frozen=True,
+    alias_generator=to_camel,
+    validate_by_name=True,
     validate_by_alias=True,
 )
 _CHART_VERSION = re.compile(r"^2\.5\.[0-9]+$")
@@ -83,7 +86,8 @@ class OperatorConfig(_Section):
 
 class MonitoringConfig(_Section):
     prometheus_operator: bool = Field(
-        default=False, description="The cluster runs the Prometheus operator: add a PodMonitor and alerts"
+        default=False,
+        description="The cluster runs the Prometheus operator: add a PodMonitor and alerts",
     )
     jmx_exporter_jar: str = "/prometheus/jmx_prometheus_javaagent.jar"
     metrics_port: Annotated[int, Field(ge=1024, le=65535)] = 8090
@@ -182,8 +186,10 @@ def _unwrap_secure(value: Any) -> tuple[Any, bool]:
 
 
 def parse_stack_config(values: dict[str, Any], *, file: str) -> StackConfig:
-    """Validated stack config, or :class:`InvalidInput` naming every bad key."""
+    """Validated stack config, or :class:`InvalidInputError` naming every bad key."""
     try:
         return StackConfig.model_validate(values)
     except ValidationError as error:
-        raise InvalidInput(list(from_validation_error(error, file=file, stream=None))) from None
+        raise InvalidInputError(
+            list(from_validation_error(error, file=file, stream=None))
+        ) from None

@@ -64,9 +64,7 @@ def _load_file(path: Path) -> tuple[Stream | None, list[Problem]]:
     except ValidationError as error:
         where = _locate(source, error.title, _failing_line(error, path))
         return None, list(
-            from_validation_error(
-                error, file=label, stream=_declared_name(source), prefix=where
-            )
+            from_validation_error(error, file=label, stream=_declared_name(source), prefix=where)
         )
     except SyntaxError as error:
         return None, [
@@ -162,4 +160,3 @@ def _locate(source: str, model: str, line: int | None) -> str:
 
     visit(tree, [])
     return found[0] if found else model.lower()
-

@@ -21,7 +21,10 @@ RestartType = Literal["Always", "OnFailure", "Never"]
 
 # Stack config YAML spells fields in camelCase (memoryOverhead); Python code in snake_case.
 _STRICT = ConfigDict(
-    extra="forbid", frozen=True, alias_generator=to_camel, validate_by_name=True,
+    extra="forbid",
+    frozen=True,
+    alias_generator=to_camel,
+    validate_by_name=True,
     validate_by_alias=True,
 )
 _STRICT_DATACLASS = ConfigDict(extra="forbid")

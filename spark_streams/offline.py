@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import runpy
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
+from pulumi.runtime import settings as settings_module
 
 from spark_streams.config import PROJECT, SECRET_PLACEHOLDER, StackConfig
 from spark_streams.program import Inputs
@@ -60,7 +62,9 @@ class _Mocks(pulumi.runtime.Mocks):
         self.config = config
         self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
         self.inputs[(args.typ, args.name)] = args.inputs
         state = dict(args.inputs)
         if args.typ.startswith("aws:"):
@@ -71,7 +75,12 @@ class _Mocks(pulumi.runtime.Mocks):
             state["status"] = {"status": unknown("release status")}
         return args.inputs.get("name") or f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return self._answer(args), []
+
+    def _answer(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         region = self.config.aws_region
         if args.token == "aws:eks/getCluster:getCluster":
             issuer = f"https://oidc.eks.{region}.amazonaws.com/id/{unknown('cluster OIDC id')}"
@@ -94,27 +103,50 @@ class _Monitor(pulumi_mocks.MockMonitor):
         self.records: list[tuple[Any, str]] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         self.records.append((request, response.urn))
         return response
 
 
-def run(project_dir: Path, stack: str, values: dict[str, Any], inputs: Inputs, streams_dir: Path | None) -> Plan:
+def run(
+    project_dir: Path,
+    stack: str,
+    values: dict[str, Any],
+    inputs: Inputs,
+    streams_dir: Path | None,
+) -> Plan:
     """Run ``__main__.py`` of ``project_dir`` under mocks and return what it registered."""
     config, streams = inputs
-    mocks = _Mocks(config)
-    monitor = _Monitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     settings = {f"{PROJECT}:{key}": config_string(value) for key, value in values.items()}
     if streams_dir is not None:
         settings[f"{PROJECT}:streamsDir"] = str(streams_dir.resolve())
-    pulumi.runtime.set_all_config(settings, secret_keys=[f"{PROJECT}:secrets"])
-    sys.path.insert(0, str(project_dir))
-    try:
-        program = project_dir / "__main__.py"
-        pulumi.runtime.test(lambda: runpy.run_path(str(program), run_name="__main__"))()
-    finally:
-        sys.path.remove(str(project_dir))
+    program = project_dir / "__main__.py"
+
+    def main() -> None:
+        sys.path.insert(0, str(project_dir))
+        try:
+            runpy.run_path(str(program), run_name="__main__")
+        finally:
+            sys.path.remove(str(project_dir))
+
+    return record(main, config, stack, streams, settings)
+
+
+def record(
+    program: Callable[[], object],
+    config: StackConfig,
+    stack: str,
+    streams: Sequence[EffectiveStream] = (),
+    settings: dict[str, str] | None = None,
+) -> Plan:
+    """Run ``program`` under fresh mocks (Pulumi state is global) and return its resources."""
+    mocks = _Mocks(config)
+    monitor = _Monitor(mocks)
+    # A new root Stack resource per run, or resources would hang off the previous run's stack.
+    settings_module.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(settings or {}, secret_keys=[f"{PROJECT}:secrets"])
+    pulumi.runtime.test(program)()  # type: ignore[no-untyped-call]
     return _plan(stack, monitor, streams)
 
 
@@ -123,7 +155,7 @@ def config_string(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _plan(stack: str, monitor: _Monitor, streams: list[EffectiveStream]) -> Plan:
+def _plan(stack: str, monitor: _Monitor, streams: Sequence[EffectiveStream]) -> Plan:
     names = {s.identity: s.name for s in streams}
     stream_of: dict[str, str | None] = {}
     plan = Plan(stack)
@@ -145,11 +177,12 @@ def _plan(stack: str, monitor: _Monitor, streams: list[EffectiveStream]) -> Plan
                 inputs=masked(monitor.offline_mocks.inputs.get((request.type, request.name), {})),
             )
         )
+    plan.resources.sort(key=lambda r: r.urn)
     return plan
 
 
 def masked(value: Any) -> Any:
-    """``value`` with every Pulumi secret replaced by a placeholder."""
+    """``value`` as the engine would send it, with every Pulumi secret replaced by a placeholder."""
     if rpc.is_rpc_secret(value):
         inner = rpc.unwrap_rpc_secret(value)
         if isinstance(inner, dict):
@@ -159,4 +192,7 @@ def masked(value: Any) -> Any:
         return {key: masked(item) for key, item in value.items()}
     if isinstance(value, list):
         return [masked(item) for item in value]
+    # Pulumi's wire format carries every number as a double; Kubernetes wants its integers back.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value

@@ -47,7 +47,7 @@ class Problem:
         return f"{': '.join(parts)}: {self.message}"
 
 
-class InvalidInput(Exception):
+class InvalidInputError(Exception):
     """Raised with every problem found; nothing has been registered when it is raised."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
@@ -56,7 +56,8 @@ class InvalidInput(Exception):
 
     def report(self) -> str:
         count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} in the streams or stack config; nothing was planned:"
+        plural = "s" if count != 1 else ""
+        head = f"{count} problem{plural} in the streams or stack config; nothing was planned:"
         return "\n".join([head, *(f"  - {p}" for p in self.problems)])
 
 

@@ -18,7 +18,7 @@ from spark_streams.config import (
     stack_file,
 )
 from spark_streams.discovery import display_path, load_streams
-from spark_streams.problems import InvalidInput, Problem
+from spark_streams.problems import InvalidInputError, Problem
 from spark_streams.resolve import EffectiveStream, resolve_all
 
 Inputs = tuple[StackConfig, list[EffectiveStream]]
@@ -27,7 +27,7 @@ Inputs = tuple[StackConfig, list[EffectiveStream]]
 def load_inputs(
     project_dir: Path, stack: str, values: dict[str, Any], streams_dir: Path | None = None
 ) -> Inputs:
-    """Everything the program needs, or :class:`InvalidInput` with every problem found."""
+    """Everything the program needs, or :class:`InvalidInputError` with every problem found."""
     return _load(
         project_dir.resolve(),
         stack,
@@ -44,17 +44,17 @@ def _load(project_dir: Path, stack: str, values_json: str, streams_dir: Path | N
         config = parse_stack_config(
             json.loads(values_json), file=display_path(stack_file(project_dir, stack))
         )
-    except InvalidInput as error:
+    except InvalidInputError as error:
         problems.extend(error.problems)
     directory = streams_dir or project_dir / (config.streams_dir if config else "streams")
     files, found = load_streams(directory)
     problems.extend(found)
     if config is None:
-        raise InvalidInput(problems)
+        raise InvalidInputError(problems)
     try:
         streams = resolve_all(files, config, stack, known_stacks(project_dir))
-    except InvalidInput as error:
+    except InvalidInputError as error:
         problems.extend(error.problems)
     if problems:
-        raise InvalidInput(problems)
+        raise InvalidInputError(problems)
     return config, streams

@@ -22,10 +22,9 @@ from spark_streams.model import (
     RestartPolicy,
     Settings,
     SparkOverrides,
-    Stream,
     Toleration,
 )
-from spark_streams.problems import InvalidInput, Problem
+from spark_streams.problems import InvalidInputError, Problem
 from spark_streams.types import memory_mib, split_s3_uri
 
 APP_FILE_SCHEMES = ("local://", "s3a://", "https://")
@@ -86,7 +85,7 @@ class EffectiveStream(BaseModel):
 def resolve_all(
     files: Sequence[StreamFile], config: StackConfig, stack: str, known_stacks: Iterable[str]
 ) -> list[EffectiveStream]:
-    """Effective streams of ``stack``, or :class:`InvalidInput` listing every problem."""
+    """Effective streams of ``stack``, or :class:`InvalidInputError` listing every problem."""
     stacks = set(known_stacks)
     problems: list[Problem] = []
     resolved: list[EffectiveStream] = []
@@ -102,7 +101,7 @@ def resolve_all(
     for stream in resolved:
         problems.extend(_check_effective(stream, config))
     if problems:
-        raise InvalidInput(problems)
+        raise InvalidInputError(problems)
     return resolved
 
 
@@ -164,7 +163,7 @@ def resolve(item: StreamFile, config: StackConfig, stack: str) -> EffectiveStrea
 
 
 def iam_role_name(prefix: str, identity: str) -> str:
-    """``<bucket prefix>-<identity>``, shortened with a hash when IAM's 64 characters are exceeded."""
+    """``<bucket prefix>-<identity>``, hash-shortened past IAM's 64 characters."""
     name = f"{prefix}-{identity}"
     if len(name) <= IAM_ROLE_NAME_MAX:
         return name
@@ -194,7 +193,8 @@ def _check_stream(item: StreamFile, config: StackConfig, stacks: set[str]) -> It
     if bucket not in ("{lake}", lake):
         yield problem(
             "sink",
-            f"{stream.sink!r} is outside the data lake. Fix: write 's3://{{lake}}/{prefix or '<prefix>/'}'",
+            f"{stream.sink!r} is outside the data lake. "
+            f"Fix: write 's3://{{lake}}/{prefix or '<prefix>/'}'",
         )
     elif not prefix:
         yield problem("sink", "the sink is the whole lake. Fix: give the stream its own prefix")

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 
 from spark_streams.config import PROJECT, config_keys
-from spark_streams.problems import InvalidInput
+from spark_streams.problems import InvalidInputError
 from spark_streams.program import Inputs, load_inputs
 
 
@@ -32,7 +32,7 @@ def stack_values() -> dict[str, Any]:
 
 def secret_values() -> pulumi.Output[dict[str, str]] | None:
     """The values of the ``secrets`` config, kept secret in state and output."""
-    return pulumi.Config().get_secret_object("secrets")  # type: ignore[return-value]
+    return pulumi.Config().get_secret_object("secrets")
 
 
 def program_inputs(project_dir: Path) -> Inputs:
@@ -45,5 +45,5 @@ def program_inputs(project_dir: Path) -> Inputs:
             stack_values(),
             project_dir / streams_dir if streams_dir else None,
         )
-    except InvalidInput as error:
+    except InvalidInputError as error:
         raise pulumi.RunError(error.report()) from None

@@ -1,0 +1,88 @@
+"""DataBuckets under Pulumi's mocks: hardened, encrypted as the stack says, prod data protected."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.buckets import DataBuckets, DataBucketsArgs
+from spark_streams.offline import Plan, record
+from tests.conftest import by_type, one, stack_config
+
+
+def plan(stack: str) -> Plan:
+    config = stack_config(stack)
+    return record(lambda: DataBuckets("data", DataBucketsArgs(config.buckets)), config, stack)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_bucket_is_versioned_private_owner_enforced_and_tls_only(stack: str) -> None:
+    p = plan(stack)
+    buckets = by_type(p, "aws:s3/bucket:Bucket")
+    assert len(buckets) == 3
+    for bucket in buckets:
+        name = bucket.name
+        versioning = one(p, "aws:s3/bucketVersioning:BucketVersioning", f"{name}-versioning")
+        assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+        block = one(
+            p, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", f"{name}-public-access"
+        )
+        assert all(
+            block.inputs[k]
+            for k in (
+                "blockPublicAcls",
+                "blockPublicPolicy",
+                "ignorePublicAcls",
+                "restrictPublicBuckets",
+            )
+        )
+        owner = one(
+            p, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", f"{name}-ownership"
+        )
+        assert owner.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+        policy = json.loads(
+            one(p, "aws:s3/bucketPolicy:BucketPolicy", f"{name}-tls-only").inputs["policy"]
+        )
+        (deny,) = policy["Statement"]
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert bucket.inputs["bucket"] in deny["Resource"][0]
+
+
+def test_dev_uses_sse_s3_and_prod_a_rotated_kms_key_with_bucket_keys() -> None:
+    dev_rule = by_type(
+        plan("dev"),
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    )[0].inputs["rules"][0]
+    assert dev_rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+    prod = plan("prod")
+    (key,) = by_type(prod, "aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True and key.protect
+    for config in by_type(
+        prod,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    ):
+        rule = config.inputs["rules"][0]
+        assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+        assert rule["bucketKeyEnabled"] is True
+        assert key.urn in config.dependencies
+
+
+def test_prod_protects_lake_and_checkpoints_but_not_event_logs_and_dev_nothing() -> None:
+    prod = {r.name: r.protect for r in by_type(plan("prod"), "aws:s3/bucket:Bucket")}
+    assert prod == {"data-lake": True, "data-checkpoints": True, "data-event-logs": False}
+    assert not any(r.protect for r in plan("dev").resources)
+
+
+def test_lifecycle_expires_event_logs_and_old_versions_never_current_data() -> None:
+    p = plan("prod")
+    for purpose in ("lake", "checkpoints", "event-logs"):
+        rules = one(
+            p,
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+            f"data-{purpose}-lifecycle",
+        ).inputs["rules"]
+        assert any("noncurrentVersionExpiration" in r for r in rules)
+        expiring = [r for r in rules if "expiration" in r]
+        assert bool(expiring) == (purpose == "event-logs")

@@ -1,0 +1,29 @@
+"""SparkOperator under mocks: the pinned chart, watching our namespace, webhook and CRD hook on."""
+
+from __future__ import annotations
+
+from components.operator import CHART_REPO, SparkOperator, SparkOperatorArgs
+from spark_streams.offline import record
+from tests.conftest import one, stack_config
+
+
+def test_release_is_pinned_and_configured_for_our_namespace() -> None:
+    config = stack_config("prod")
+    plan = record(
+        lambda: SparkOperator(
+            "spark-operator", SparkOperatorArgs(config.operator, "spark-streams")
+        ),
+        config,
+        "prod",
+    )
+    release = one(plan, "kubernetes:helm.sh/v3:Release", "spark-operator")
+    assert release.inputs["chart"] == "spark-operator"
+    assert release.inputs["version"] == config.operator.chart_version
+    assert release.inputs["repositoryOpts"]["repo"] == CHART_REPO
+    values = release.inputs["values"]
+    assert values["spark"]["jobNamespaces"] == ["spark-streams"]
+    assert values["webhook"]["enable"] is True
+    assert values["hook"]["upgradeCrd"] is True
+    assert values["fullnameOverride"] == "spark-operator"
+    # the stack's own values are merged over ours, not instead of them
+    assert values["controller"]["replicas"] == 2

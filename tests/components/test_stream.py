@@ -1,0 +1,110 @@
+"""Stream under mocks: IRSA role bound to its service account, least privilege, the app wired up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from components.stream import ROLE_ARN_ANNOTATION, Stream, StreamArgs
+from spark_streams.discovery import StreamFile
+from spark_streams.model import Stream as StreamModel
+from spark_streams.offline import Plan, record
+from spark_streams.resolve import resolve
+from tests.conftest import by_type, one, stack_config
+
+ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC"
+OIDC_ARN = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC"
+
+
+def plan(model: StreamModel, stack: str = "prod") -> Plan:
+    config = stack_config(stack)
+    effective = resolve(StreamFile(Path("streams/x.py"), model), config, stack)
+
+    def program() -> None:
+        requirement = pulumi.CustomResource("test:index:Operator", "operator")
+        Stream(
+            effective.identity,
+            StreamArgs(
+                effective,
+                config.monitoring,
+                OIDC_ARN,
+                pulumi.Output.from_input(ISSUER),
+                "arn:aws:kms:eu-west-1:111122223333:key/k",
+                requires=[requirement],
+            ),
+        )
+
+    return record(program, config, stack, [effective])
+
+
+@pytest.fixture(scope="module")
+def orders() -> Plan:
+    return plan(StreamModel(name="orders", sink="s3://{lake}/raw/orders/"))
+
+
+def test_a_stream_is_at_most_five_resources_all_tagged_with_it(orders: Plan) -> None:
+    mine = [r for r in orders.resources if r.stream == "orders"]
+    assert len(mine) == 5
+    assert {r.type.split(":")[-1] for r in mine} == {
+        "Stream",
+        "Role",
+        "RolePolicy",
+        "ServiceAccount",
+        "SparkApplication",
+    }
+
+
+def test_trust_is_bound_to_exactly_this_service_account(orders: Plan) -> None:
+    trust = json.loads(one(orders, "aws:iam/role:Role", "orders-role").inputs["assumeRolePolicy"])
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Federated": OIDC_ARN}
+    assert statement["Condition"]["StringEquals"] == {
+        "oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:spark-streams:orders",
+        "oidc.eks.eu-west-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com",
+    }
+
+
+def test_service_account_carries_the_role_and_the_app_uses_it(orders: Plan) -> None:
+    account = one(orders, "kubernetes:core/v1:ServiceAccount", "orders-sa")
+    role = one(orders, "aws:iam/role:Role", "orders-role")
+    assert account.inputs["metadata"]["annotations"][ROLE_ARN_ANNOTATION] == role.inputs.get(
+        "arn", "<unknown: arn of orders-role>"
+    )
+    app = one(orders, "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication", "orders-app")
+    assert app.inputs["spec"]["driver"]["serviceAccount"] == "orders"
+    assert app.inputs["spec"]["executor"]["serviceAccount"] == "orders"
+    assert account.urn in app.dependencies
+    assert one(orders, "test:index:Operator", "operator").urn in app.dependencies
+
+
+def test_policy_grants_only_the_streams_own_prefixes_and_the_kms_key(orders: Plan) -> None:
+    policy = json.loads(
+        one(orders, "aws:iam/rolePolicy:RolePolicy", "orders-access").inputs["policy"]
+    )
+    resources = [
+        r
+        for s in policy["Statement"]
+        for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+    ]
+    assert "arn:aws:s3:::acme-data-prod-lake/raw/orders/*" in resources
+    assert "arn:aws:s3:::acme-data-prod-checkpoints/orders/gen-0/*" in resources
+    assert "arn:aws:kms:eu-west-1:111122223333:key/k" in resources
+    assert not any(r.endswith(":::*") or r == "*" for r in resources)
+
+
+def test_a_rename_keeps_every_urn() -> None:
+    before = plan(StreamModel(name="orders", sink="s3://{lake}/raw/orders/"))
+    after = plan(
+        StreamModel(name="orders-v2", renamed_from=("orders",), sink="s3://{lake}/raw/orders/")
+    )
+    assert [r.urn for r in before.resources] == [r.urn for r in after.resources]
+    apps = by_type(after, "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication")
+    assert apps[0].inputs["metadata"]["name"] == "orders-v2"
+    conf = apps[0].inputs["spec"]["sparkConf"]
+    assert (
+        conf["spark.sql.streaming.checkpointLocation"]
+        == "s3a://acme-data-prod-checkpoints/orders/gen-0/"
+    )

@@ -1,0 +1,56 @@
+"""Stack config: the YAML files are valid, secrets stay unread, mistakes name the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from spark_streams.config import SECRET_PLACEHOLDER, parse_stack_config, read_stack_values
+from spark_streams.problems import InvalidInputError
+from tests.conftest import PROJECT, stack_config
+
+
+def test_dev_and_prod_differ_where_they_should() -> None:
+    dev, prod = stack_config("dev"), stack_config("prod")
+    assert prod.spark.executor.instances > dev.spark.executor.instances
+    assert prod.buckets.protect and not dev.buckets.protect
+    assert prod.buckets.encryption == "sse-kms"
+    assert dev.buckets.name("lake") != prod.buckets.name("lake")
+
+
+def test_secure_values_are_never_decrypted_offline() -> None:
+    values, secret = read_stack_values(PROJECT, "prod")
+    assert secret == {"secrets"}
+    assert values["secrets"] == {"kafka-sasl-password": SECRET_PLACEHOLDER}
+
+
+def problems(values: dict[str, object]) -> list[str]:
+    with pytest.raises(InvalidInputError) as caught:
+        parse_stack_config(values, file="Pulumi.x.yaml")
+    return [str(p) for p in caught.value.problems]
+
+
+def valid() -> dict[str, object]:
+    values, _ = read_stack_values(PROJECT, "dev")
+    return values
+
+
+def test_missing_keys_are_named() -> None:
+    values = valid()
+    del values["clusterName"]
+    (message,) = problems(values)
+    assert message == "Pulumi.x.yaml: field 'clusterName': Field required. Fix: add it"
+
+
+def test_wrong_types_and_values_are_named_by_their_yaml_path() -> None:
+    values = valid()
+    values["spark"] = {**values["spark"], "executor": {"cores": "two"}}  # type: ignore[dict-item]
+    values["operator"] = {"chartVersion": "1.1.27"}
+    found = problems(values)
+    assert any("field 'spark.executor.cores'" in m for m in found)
+    assert any("field 'operator.chartVersion'" in m and "2.5.x" in m for m in found)
+
+
+def test_unknown_keys_are_rejected() -> None:
+    values = valid()
+    values["bukets"] = {}
+    assert any("field 'bukets'" in m for m in problems(values))
