@@ -6,7 +6,7 @@ RUN = $(UV) run --frozen
 .PHONY: sync plan render test lint types unit bench clean
 
 sync:
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 
 plan: sync ## offline plan of a stack (default dev), like `helm template` for the whole program
 	$(RUN) spark-streams plan --stack $(STACK)

@@ -39,7 +39,7 @@ for stream in streams:
             cluster.oidc_provider_arn,
             cluster.oidc_issuer,
             buckets.kms_key_arn,
-            requires=[operator, namespace, buckets],
+            requires=[operator.release, *namespace.ready, *buckets.ready],
         ),
         opts=pulumi.ResourceOptions(providers=[cluster.aws_provider, cluster.k8s_provider]),
     )

@@ -53,6 +53,8 @@ def tls_only_policy(bucket: str) -> str:
 class DataBuckets(pulumi.ComponentResource):
     kms_key_arn: pulumi.Output[str] | None
     names: dict[Purpose, str]
+    # Once these exist a stream may write: the buckets, encrypted as configured.
+    ready: list[pulumi.Resource]
 
     def __init__(
         self, name: str, args: DataBucketsArgs, opts: pulumi.ResourceOptions | None = None
@@ -73,13 +75,12 @@ class DataBuckets(pulumi.ComponentResource):
                 ),
             )
         self.kms_key_arn = key.arn if key else None
-        for purpose in PURPOSES:
-            self._bucket(name, purpose, config, key)
+        self.ready = [self._bucket(name, purpose, config, key) for purpose in PURPOSES]
         self.register_outputs({"names": self.names, "kmsKeyArn": self.kms_key_arn})
 
     def _bucket(
         self, name: str, purpose: Purpose, config: BucketsConfig, key: aws.kms.Key | None
-    ) -> None:
+    ) -> pulumi.Resource:
         precious = config.protect and purpose in PRECIOUS
         bucket = aws.s3.Bucket(
             f"{name}-{purpose}",
@@ -100,7 +101,7 @@ class DataBuckets(pulumi.ComponentResource):
             if key
             else {"sse_algorithm": "AES256"}
         )
-        aws.s3.BucketServerSideEncryptionConfiguration(
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-{purpose}-encryption",
             bucket=bucket.id,
             rules=[
@@ -153,3 +154,4 @@ class DataBuckets(pulumi.ComponentResource):
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-{purpose}-lifecycle", bucket=bucket.id, rules=rules, opts=child
         )
+        return encryption

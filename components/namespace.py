@@ -49,6 +49,8 @@ def driver_rules() -> list[k8s.rbac.v1.PolicyRuleArgsDict]:
 
 class StreamingNamespace(pulumi.ComponentResource):
     namespace: k8s.core.v1.Namespace
+    # Once these exist a stream's pods can start: RBAC bound, secrets in place.
+    ready: list[pulumi.Resource]
 
     def __init__(
         self, name: str, args: StreamingNamespaceArgs, opts: pulumi.ResourceOptions | None = None
@@ -75,7 +77,7 @@ class StreamingNamespace(pulumi.ComponentResource):
             rules=driver_rules(),
             opts=in_namespace,
         )
-        k8s.rbac.v1.RoleBinding(
+        binding = k8s.rbac.v1.RoleBinding(
             f"{name}-driver",
             metadata={"name": DRIVER_ROLE, "namespace": args.name},
             role_ref={
@@ -92,12 +94,14 @@ class StreamingNamespace(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(parent=self.namespace, depends_on=[role]),
         )
+        self.ready = [binding]
         if args.secrets is not None:
-            k8s.core.v1.Secret(
+            secret = k8s.core.v1.Secret(
                 f"{name}-secrets",
                 metadata={"name": SECRET_NAME, "namespace": args.name},
                 type="Opaque",
                 string_data=args.secrets,
                 opts=in_namespace,
             )
+            self.ready.append(secret)
         self.register_outputs({"name": self.namespace.metadata.name})

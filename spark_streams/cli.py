@@ -149,7 +149,7 @@ def _apply_order(document: dict[str, Any]) -> tuple[int, str]:
 def _plan(project_dir: Path, args: argparse.Namespace) -> str:
     plan = offline_plan(project_dir, args)
     if args.json:
-        return json.dumps(plan.to_json(), indent=1) + "\n"
+        return json.dumps(plan.to_json()) + "\n"
     rows = [("TYPE", "NAME", "STREAM", "PROTECT")]
     for r in plan.resources:
         rows.append((r.type, r.name, r.stream or "-", "yes" if r.protect else ""))
