@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -9,6 +10,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import PACKAGE
+from spark_streams import iam
 
 
 @dataclass(frozen=True)
@@ -86,3 +88,18 @@ class Cluster(pulumi.ComponentResource):
         self.register_outputs(
             {"oidcIssuer": self.oidc_issuer, "oidcProviderArn": self.oidc_provider_arn}
         )
+
+
+def irsa_trust_policy(
+    oidc_provider_arn: pulumi.Input[str],
+    oidc_issuer: pulumi.Input[str],
+    namespace: str,
+    service_account: str,
+) -> pulumi.Output[str]:
+    """Trust policy JSON letting only ``namespace/service_account`` of the cluster assume a role."""
+    # The issuer host becomes part of the condition keys, so the document needs its value.
+    return pulumi.Output.all(oidc_provider_arn, oidc_issuer).apply(
+        lambda arn_issuer: json.dumps(
+            iam.trust_policy(arn_issuer[0], arn_issuer[1], namespace, service_account)
+        )
+    )

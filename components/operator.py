@@ -20,7 +20,8 @@ RELEASE = "spark-operator"
 class SparkOperatorArgs:
     config: OperatorConfig
     job_namespace: str
-    metrics: bool = True
+    # The cluster runs the Prometheus operator: let the chart add its own PodMonitor.
+    pod_monitor: bool = False
 
 
 def chart_values(args: SparkOperatorArgs) -> dict[str, Any]:
@@ -37,7 +38,10 @@ def chart_values(args: SparkOperatorArgs) -> dict[str, Any]:
         "webhook": {"enable": True},
         # Helm never upgrades chart CRDs; the chart's hook does it on every upgrade.
         "hook": {"upgradeCrd": True},
-        "prometheus": {"metrics": {"enable": args.metrics}},
+        "prometheus": {
+            "metrics": {"enable": True},
+            "podMonitor": {"create": args.pod_monitor},
+        },
     }
     return _merge(ours, args.config.values)
 

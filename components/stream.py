@@ -7,7 +7,6 @@ Nothing here depends on another stream.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import PACKAGE
+from components.cluster import irsa_trust_policy
 from spark_streams import iam, sparkapp
 from spark_streams.config import MonitoringConfig
 from spark_streams.resolve import EffectiveStream
@@ -28,7 +28,7 @@ class StreamArgs:
     stream: EffectiveStream
     monitoring: MonitoringConfig
     oidc_provider_arn: pulumi.Input[str]
-    oidc_issuer: pulumi.Output[str]
+    oidc_issuer: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str] | None
     # What must exist before the stream starts: operator, namespace, buckets.
     requires: Sequence[pulumi.Resource]
@@ -44,12 +44,8 @@ class Stream(pulumi.ComponentResource):
         super().__init__(f"{PACKAGE}:streaming:Stream", name, None, opts)
         stream = args.stream
         child = pulumi.ResourceOptions(parent=self)
-        trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
-            lambda arn_issuer: json.dumps(
-                iam.trust_policy(
-                    arn_issuer[0], arn_issuer[1], stream.namespace, stream.service_account
-                )
-            )
+        trust = irsa_trust_policy(
+            args.oidc_provider_arn, args.oidc_issuer, stream.namespace, stream.service_account
         )
         self.role = aws.iam.Role(
             f"{name}-role",

@@ -92,7 +92,9 @@ class MonitoringConfig(_Section):
     jmx_exporter_jar: str = "/prometheus/jmx_prometheus_javaagent.jar"
     metrics_port: Annotated[int, Field(ge=1024, le=65535)] = 8090
     history_server: bool = Field(default=False, description="Run a Spark History Server")
-    history_server_image: str | None = None
+    history_server_image: str | None = Field(
+        default=None, description="Image of the History Server (default: the streams' image)"
+    )
 
 
 class SparkDefaults(_Section):
@@ -132,11 +134,6 @@ class StackConfig(_Section):
         default_factory=dict,
         description="Secret values streams reference by key (pulumi config set --secret --path)",
     )
-
-
-def config_keys() -> list[str]:
-    """The stack config keys (camelCase, without the project prefix)."""
-    return [field.alias or name for name, field in StackConfig.model_fields.items()]
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:

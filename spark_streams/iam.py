@@ -102,3 +102,31 @@ def _list_statements(locations: list[S3Location]) -> list[dict[str, Any]]:
         }
         for index, (bucket, prefixes) in enumerate(sorted(by_bucket.items()))
     ]
+
+
+def event_log_reader_policy(bucket: str, kms_key_arn: Any = None) -> dict[str, Any]:
+    """Read-only access to every stream's event logs, for the Spark History Server."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ListEventLogs",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": f"arn:aws:s3:::{bucket}",
+        },
+        {
+            "Sid": "ReadEventLogs",
+            "Effect": "Allow",
+            "Action": _READ,
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+        },
+    ]
+    if kms_key_arn is not None:
+        statements.append(
+            {
+                "Sid": "UseBucketKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": kms_key_arn,
+            }
+        )
+    return {"Version": VERSION, "Statement": statements}

@@ -21,8 +21,9 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as settings_module
 
 from spark_streams.config import PROJECT, SECRET_PLACEHOLDER, StackConfig
-from spark_streams.program import Inputs
+from spark_streams.program import Inputs, preloaded
 from spark_streams.resolve import EffectiveStream
+from spark_streams.stack import stack_values
 
 STREAM_TYPE = f"{PROJECT}:streaming:Stream"
 
@@ -126,7 +127,10 @@ def run(
     def main() -> None:
         sys.path.insert(0, str(project_dir))
         try:
-            runpy.run_path(str(program), run_name="__main__")
+            # The program will read these values back from Pulumi's config: hand it the inputs
+            # validated above under the same key instead of loading every stream file again.
+            with preloaded(project_dir, stack, stack_values(), streams_dir, inputs):
+                runpy.run_path(str(program), run_name="__main__")
         finally:
             sys.path.remove(str(project_dir))
 

@@ -17,6 +17,7 @@ from spark_streams.resolve import EffectiveStream
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 KIND = "SparkApplication"
 SECRET_NAME = "stream-secrets"
+JMX_PORT_NAME = "jmx-exporter"  # what the PodMonitor scrapes
 SPARK_UID = 185  # the user of the Apache Spark images; the pods run as it, never as root
 
 # S3A reads the IRSA web identity token with a provider that depends on the AWS SDK in Hadoop.
@@ -24,6 +25,10 @@ _S3A_CREDENTIALS = {
     "3.3": "com.amazonaws.auth.WebIdentityTokenCredentialsProvider",
     "3.4": "software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider",
 }
+
+
+def s3a_credentials_provider(hadoop_version: str) -> str:
+    return _S3A_CREDENTIALS[hadoop_version]
 
 
 def labels(stream: EffectiveStream) -> dict[str, str]:
@@ -57,7 +62,7 @@ def spark_conf(stream: EffectiveStream) -> dict[str, str]:
 
 def hadoop_conf(stream: EffectiveStream) -> dict[str, str]:
     return {
-        "fs.s3a.aws.credentials.provider": _S3A_CREDENTIALS[stream.hadoop_version],
+        "fs.s3a.aws.credentials.provider": s3a_credentials_provider(stream.hadoop_version),
         "fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         # Skip probing parent "directories" the role may not read (Hadoop 3.4; ignored by 3.3).
         "fs.s3a.performance.flags": "mkdir",
@@ -152,7 +157,9 @@ def spec(stream: EffectiveStream, monitoring: MonitoringConfig) -> dict[str, Any
             expose_driver_metrics=True,
             expose_executor_metrics=True,
             prometheus=crd.SparkV1beta2PrometheusSpec(
-                jmx_exporter_jar=monitoring.jmx_exporter_jar, port=monitoring.metrics_port
+                jmx_exporter_jar=monitoring.jmx_exporter_jar,
+                port=monitoring.metrics_port,
+                port_name=JMX_PORT_NAME,
             ),
         ),
     )

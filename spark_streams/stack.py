@@ -7,27 +7,33 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.runtime import config as runtime_config
 
-from spark_streams.config import PROJECT, config_keys
+from spark_streams.config import PROJECT
 from spark_streams.problems import InvalidInputError
 from spark_streams.program import Inputs, load_inputs
 
 
 def stack_values() -> dict[str, Any]:
     """Our config keys as plain values; ``secrets`` keeps only its keys readable."""
+    prefix = f"{PROJECT}:"
+    # Every key of ours that is set, known or not, so that a typo is reported, not ignored.
+    keys = {k for k in (*runtime_config.CONFIG.get(), *runtime_config.get_config_env())}
     values: dict[str, Any] = {}
-    for key in config_keys():
+    for key in sorted(k for k in keys if k.startswith(prefix)):
         # The raw getter: pulumi.Config warns on reading a secret, and we only need its keys.
-        raw = pulumi.runtime.get_config(f"{PROJECT}:{key}")
-        if raw is None:
-            continue
-        try:
-            values[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            values[key] = raw
+        values[key.removeprefix(prefix)] = config_value(runtime_config.get_config(key))
     if isinstance(values.get("secrets"), dict):
         values["secrets"] = dict.fromkeys(values["secrets"], "[secret]")
     return values
+
+
+def config_value(raw: str) -> Any:
+    """A config value as the program reads it: objects, numbers and booleans are JSON."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
 
 
 def secret_values() -> pulumi.Output[dict[str, str]] | None:

@@ -13,7 +13,17 @@ from tests.conftest import PROJECT
 def test_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     result = subprocess.run(
-        [sys.executable, "benchmarks/plan_scale.py", "--sizes", "1", "2", "--repeats", "1", "--out", str(out)],
+        [
+            sys.executable,
+            "benchmarks/plan_scale.py",
+            "--sizes",
+            "1",
+            "2",
+            "--repeats",
+            "1",
+            "--out",
+            str(out),
+        ],
         cwd=PROJECT,
         capture_output=True,
         text=True,

@@ -150,3 +150,20 @@ def test_render_is_kubernetes_yaml_in_apply_order(capsys: pytest.CaptureFixture[
     assert kinds[0] == "Namespace"
     assert kinds.count("SparkApplication") == 3
     assert kinds.index("ServiceAccount") < kinds.index("SparkApplication")
+
+
+def test_plan_reads_the_stream_files_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spark_streams import discovery, program
+
+    calls: list[Path] = []
+    original = discovery.load_streams
+
+    def counting(directory: Path):  # type: ignore[no-untyped-def]
+        calls.append(directory)
+        return original(directory)
+
+    monkeypatch.setattr(program, "load_streams", counting)
+    assert main(["plan", "--stack", "dev"]) == 0
+    assert len(calls) == 1

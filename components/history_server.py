@@ -1,0 +1,131 @@
+"""An optional Spark History Server reading every stream's event logs, read-only.
+
+Each stream writes event logs under its own prefix (its role may write nowhere else), so the
+server is given the list of those directories (``spark.history.fs.logDirectory`` accepts a
+comma-separated list since SPARK-55793; older servers read only the first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components import PACKAGE
+from components.cluster import irsa_trust_policy
+from components.stream import ROLE_ARN_ANNOTATION
+from spark_streams import iam
+from spark_streams.resolve import S3Location, iam_role_name
+from spark_streams.sparkapp import SPARK_UID
+
+NAME = "spark-history-server"
+UI_PORT = 18080
+
+
+@dataclass(frozen=True)
+class HistoryServerArgs:
+    namespace: str
+    image: str
+    hadoop_credentials_provider: str
+    bucket_prefix: str
+    event_log_bucket: str
+    # One directory per stream, named by stream.
+    directories: Sequence[tuple[str, S3Location]]
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str] | None
+
+
+def history_options(args: HistoryServerArgs) -> str:
+    directories = sorted(args.directories)
+    return " ".join(
+        [
+            f"-Dspark.history.fs.logDirectory={','.join(loc.uri for _, loc in directories)}",
+            f"-Dspark.history.fs.logDirectory.names={','.join(name for name, _ in directories)}",
+            f"-Dspark.hadoop.fs.s3a.aws.credentials.provider={args.hadoop_credentials_provider}",
+            "-Dspark.history.fs.update.interval=30s",
+        ]
+    )
+
+
+def container(args: HistoryServerArgs) -> k8s.core.v1.ContainerArgsDict:
+    return {
+        "name": "history-server",
+        "image": args.image,
+        "command": ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.history.HistoryServer"],
+        "env": [{"name": "SPARK_HISTORY_OPTS", "value": history_options(args)}],
+        "ports": [{"name": "http", "container_port": UI_PORT}],
+        "readiness_probe": {"http_get": {"path": "/", "port": "http"}},
+        "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+        "security_context": {
+            "allow_privilege_escalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "run_as_non_root": True,
+            "run_as_user": SPARK_UID,
+            "seccomp_profile": {"type": "RuntimeDefault"},
+        },
+    }
+
+
+class HistoryServer(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: HistoryServerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(f"{PACKAGE}:monitoring:HistoryServer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=iam_role_name(args.bucket_prefix, NAME),
+            assume_role_policy=irsa_trust_policy(
+                args.oidc_provider_arn, args.oidc_issuer, args.namespace, NAME
+            ),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-access",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                iam.event_log_reader_policy(args.event_log_bucket, args.kms_key_arn)
+            ),
+            opts=child,
+        )
+        labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "spark-streams"}
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata={
+                "name": NAME,
+                "namespace": args.namespace,
+                "annotations": {ROLE_ARN_ANNOTATION: role.arn},
+            },
+            opts=child,
+        )
+        k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": NAME, "namespace": args.namespace, "labels": labels},
+            spec={
+                "replicas": 1,
+                "selector": {"match_labels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "service_account_name": NAME,
+                        "security_context": {"fs_group": SPARK_UID},
+                        "containers": [container(args)],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
+        )
+        k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": NAME, "namespace": args.namespace, "labels": labels},
+            spec={
+                "selector": labels,
+                "ports": [{"name": "http", "port": 80, "target_port": "http"}],
+            },
+            opts=child,
+        )
+        self.register_outputs({"roleArn": role.arn})

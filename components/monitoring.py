@@ -1,0 +1,130 @@
+"""Prometheus-operator objects for the streams: one PodMonitor and one PrometheusRule.
+
+Only created when the stack says the cluster runs the Prometheus operator. They select the
+streams' pods by label, so adding a stream never needs a new object here; the "not running"
+alert lists the streams that should be up, so it changes when one is added, paused or removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import PACKAGE
+from spark_streams.sparkapp import JMX_PORT_NAME
+
+PROMETHEUS_API = "monitoring.coreos.com/v1"
+# The operator's default JMX exporter rules name Structured Streaming gauges like this.
+STREAMING_METRIC = "spark_structured_streaming_driver"
+RESTARTS_PER_HOUR = 3
+
+
+@dataclass(frozen=True)
+class StreamMonitoringArgs:
+    namespace: str
+    # Streams that should be running (not suspended) in this stack.
+    running: Sequence[str]
+
+
+def pod_monitor_spec() -> dict[str, Any]:
+    return {
+        "selector": {"matchLabels": {"app.kubernetes.io/part-of": "spark-streams"}},
+        "podMetricsEndpoints": [
+            {
+                "port": JMX_PORT_NAME,
+                "path": "/metrics",
+                "interval": "30s",
+                "relabelings": [
+                    _label("__meta_kubernetes_pod_label_app_kubernetes_io_name", "stream"),
+                    _label("__meta_kubernetes_pod_label_spark_role", "spark_role"),
+                    # A resubmitted driver keeps its pod name; its uid tells restarts apart.
+                    _label("__meta_kubernetes_pod_uid", "pod_uid"),
+                ],
+            }
+        ],
+    }
+
+
+def _label(source: str, target: str) -> dict[str, Any]:
+    return {"sourceLabels": [source], "targetLabel": target, "action": "replace"}
+
+
+def alert_rules(namespace: str, running: Sequence[str]) -> list[dict[str, Any]]:
+    driver = f'namespace="{namespace}", spark_role="driver"'
+    rules: list[dict[str, Any]] = [
+        {
+            "alert": "SparkStreamNotRunning",
+            "expr": f'absent(up{{{driver}, stream="{name}"}} == 1)',
+            "for": "10m",
+            "labels": {"severity": "critical", "stream": name},
+            "annotations": {
+                "summary": f"Stream {name} has no running driver",
+                "description": "kubectl describe sparkapplication "
+                f"{name} -n {namespace}; see README 'Operating streams'.",
+            },
+        }
+        for name in sorted(running)
+    ]
+    rules += [
+        {
+            "alert": "SparkStreamRestartingRepeatedly",
+            "expr": f"count by (namespace, stream) (count_over_time(up{{{driver}}}[1h])) "
+            f"> {RESTARTS_PER_HOUR}",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "Stream {{ $labels.stream }} started more than "
+                f"{RESTARTS_PER_HOUR} drivers in an hour",
+                "description": "The restart policy keeps resubmitting it; read the driver log.",
+            },
+        },
+        {
+            "alert": "SparkStreamNoProgress",
+            "expr": f"{_busy('inputrate_total', namespace)} unless "
+            f"{_busy('processingrate_total', namespace)}",
+            "for": "15m",
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": "Stream {{ $labels.app_id }} receives data but processes none",
+            },
+        },
+    ]
+    return rules
+
+
+def _busy(gauge: str, namespace: str) -> str:
+    """A streaming gauge was above zero in the last 15 minutes."""
+    return f'max_over_time({STREAMING_METRIC}_{gauge}{{app_namespace="{namespace}"}}[15m]) > 0'
+
+
+class StreamMonitoring(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: StreamMonitoringArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(f"{PACKAGE}:monitoring:StreamMonitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = {"app.kubernetes.io/part-of": "spark-streams"}
+        k8s.apiextensions.CustomResource(
+            f"{name}-pods",
+            api_version=PROMETHEUS_API,
+            kind="PodMonitor",
+            metadata={"name": "spark-streams", "namespace": args.namespace, "labels": labels},
+            spec=pod_monitor_spec(),
+            opts=child,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-alerts",
+            api_version=PROMETHEUS_API,
+            kind="PrometheusRule",
+            metadata={"name": "spark-streams", "namespace": args.namespace, "labels": labels},
+            spec={
+                "groups": [
+                    {"name": "spark-streams", "rules": alert_rules(args.namespace, args.running)}
+                ]
+            },
+            opts=child,
+        )
+        self.register_outputs({})
