@@ -11,22 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
-from spark_streams.model import AppType, Driver, Executor, RestartPolicy, Toleration
+from spark_streams.model import STRICT, AppType, Driver, Executor, RestartPolicy, Toleration
 from spark_streams.problems import InvalidInputError, from_validation_error
 from spark_streams.types import Count
 
 PROJECT = "spark-streams"
 SECRET_PLACEHOLDER = "[secret]"
-_CONFIG = ConfigDict(
-    extra="forbid",
-    frozen=True,
-    alias_generator=to_camel,
-    validate_by_name=True,
-    validate_by_alias=True,
-)
 _CHART_VERSION = re.compile(r"^2\.5\.[0-9]+$")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _BUCKET_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$")
@@ -56,7 +48,7 @@ Namespace = Annotated[str, AfterValidator(_namespace)]
 
 
 class _Section(BaseModel):
-    model_config = _CONFIG
+    model_config = STRICT
 
 
 class BucketsConfig(_Section):

@@ -20,7 +20,7 @@ AppType = Literal["Scala", "Java", "Python", "R"]
 RestartType = Literal["Always", "OnFailure", "Never"]
 
 # Stack config YAML spells fields in camelCase (memoryOverhead); Python code in snake_case.
-_STRICT = ConfigDict(
+STRICT = ConfigDict(
     extra="forbid",
     frozen=True,
     alias_generator=to_camel,
@@ -33,7 +33,7 @@ _STRICT_DATACLASS = ConfigDict(extra="forbid")
 class Settings(BaseModel):
     """A group of settings where the fields a user writes override the inherited ones."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     def over(self, base: Settings | None) -> Settings:
         """``self`` laid over ``base``: fields explicitly set here win."""
@@ -69,7 +69,7 @@ class RestartPolicy(Settings):
 
 
 class Toleration(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT
 
     key: str | None = None
     operator: Literal["Equal", "Exists"] = "Equal"
