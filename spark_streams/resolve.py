@@ -267,11 +267,22 @@ _RESERVED_CONF = frozenset(
 )
 
 
+# Names of shared objects in the namespace that a stream's service account would collide with.
+RESERVED_NAMES = frozenset({"spark-history-server", "spark-operator", "default"})
+
+
 def _check_names(files: Sequence[StreamFile]) -> Iterable[Problem]:
     """A name or earlier name used by two streams would make them share resources."""
     owners: dict[str, StreamFile] = {}
     for item in files:
         names = dict.fromkeys([item.stream.name, *item.stream.renamed_from])
+        if item.stream.name in RESERVED_NAMES:
+            yield Problem(
+                item.label,
+                item.stream.name,
+                "name",
+                "is reserved for a shared object in the namespace. Fix: pick another name",
+            )
         for name in names:
             first = owners.setdefault(name, item)
             if first is not item:

@@ -176,6 +176,11 @@ def test_duplicate_names_and_reused_earlier_names_are_reported() -> None:
     assert all("already used by stream 'a'" in m for m in found)
 
 
+def test_reserved_names_are_refused() -> None:
+    (message,) = problems(Stream(name="spark-history-server", sink="s3://{lake}/a/"))
+    assert "field 'name'" in message and "reserved" in message
+
+
 def test_overlapping_sinks_are_reported_but_siblings_are_fine() -> None:
     found = problems(
         Stream(name="a", sink="s3://{lake}/raw/"),
