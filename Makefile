@@ -20,6 +20,7 @@ lint: sync
 
 types: sync
 	$(RUN) mypy .
+	cd policies && $(RUN) mypy .
 
 unit: sync
 	$(RUN) pytest

@@ -70,11 +70,13 @@ def from_validation_error(
 
 def _field_path(prefix: str, detail: ErrorDetails) -> str | None:
     # pydantic puts validator/union branch names in loc; keep only the user's field names
-    loc = [str(p) for p in detail["loc"] if not str(p).startswith(("function-", "lax-", "strict-"))]
-    if detail["type"] in ("unexpected_keyword_argument", "extra_forbidden") or loc:
-        path = ".".join(part for part in [prefix, *loc] if part)
-        return path or None
-    return prefix or None
+    path = prefix
+    for part in detail["loc"]:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not part.startswith(("function-", "lax-", "strict-")):
+            path = f"{path}.{part}" if path else part
+    return path or None
 
 
 def _describe(detail: ErrorDetails) -> str:

@@ -1,0 +1,55 @@
+"""spark-streams policy pack: `pulumi preview --policy-pack policies`."""
+
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyPack,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+)
+from spark_streams_policy import (
+    BUCKET,
+    ROLE_POLICIES,
+    SPARK_APPLICATION,
+    buckets_hardened,
+    no_s3_wildcards,
+    prod_data_protected,
+    spark_application_well_formed,
+)
+
+
+def _for_types(types: tuple[str, ...], rule: Any) -> Any:
+    def validate(args: Any, report: Any) -> None:
+        if args.resource_type in types:
+            rule(args, report)
+
+    return validate
+
+
+PolicyPack(
+    name="spark-streams",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    policies=[
+        StackValidationPolicy(
+            name="buckets-hardened",
+            description="Buckets are versioned, encrypted, private and owner-enforced.",
+            validate=lambda args, report: buckets_hardened(args.resources, report),
+        ),
+        ResourceValidationPolicy(
+            name="no-s3-wildcards",
+            description="IAM policies grant no s3:* and no S3 access on every bucket.",
+            validate=_for_types(ROLE_POLICIES, no_s3_wildcards),
+        ),
+        ResourceValidationPolicy(
+            name="spark-applications-well-formed",
+            description="SparkApplications have a restart policy, resources, our namespace.",
+            validate=_for_types((SPARK_APPLICATION,), spark_application_well_formed),
+        ),
+        ResourceValidationPolicy(
+            name="prod-data-protected",
+            description="Prod lake and checkpoint buckets are protected.",
+            validate=_for_types((BUCKET,), prod_data_protected),
+        ),
+    ],
+)

@@ -1,0 +1,129 @@
+"""The rules of the spark-streams policy pack, as plain functions so they can be unit-tested.
+
+Each rule takes Pulumi's validation args and a ``report`` callback, like pulumi-policy calls it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+Report = Callable[..., None]
+
+BUCKET = "aws:s3/bucket:Bucket"
+SPARK_APPLICATION = "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication"
+ROLE_POLICIES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")
+DEFAULT_NAMESPACES = ("spark-streams",)
+# Lake and checkpoint buckets of prod stacks (named <prefix>-lake / -checkpoints, prefix *-prod).
+DEFAULT_PROTECTED = r"-prod-(lake|checkpoints)$"
+
+
+class Options(Protocol):
+    @property
+    def protect(self) -> bool: ...
+
+
+class Resource(Protocol):
+    """What the rules read of pulumi-policy's ResourceValidationArgs / PolicyResource."""
+
+    @property
+    def resource_type(self) -> str: ...
+    @property
+    def props(self) -> Mapping[str, Any]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def opts(self) -> Options: ...
+
+
+def _bucket_name(props: Mapping[str, Any]) -> str:
+    return str(props.get("bucket", ""))
+
+
+def buckets_hardened(resources: Iterable[Resource], report: Report) -> None:
+    """Every bucket is versioned, encrypted by default, fully private and owner-enforced."""
+    resources = list(resources)
+    companions: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for r in resources:
+        if r.resource_type.startswith("aws:s3/") and r.resource_type != BUCKET:
+            companions.setdefault(_bucket_name(r.props), {})[r.resource_type.split(":")[-1]] = (
+                r.props
+            )
+    for bucket in (r for r in resources if r.resource_type == BUCKET):
+        name = _bucket_name(bucket.props)
+        found = companions.get(name, {})
+        versioning = found.get("BucketVersioning", {}).get("versioningConfiguration", {})
+        if versioning.get("status") != "Enabled":
+            report(f"bucket {name} is not versioned (aws.s3.BucketVersioning status Enabled)")
+        rules = found.get("BucketServerSideEncryptionConfiguration", {}).get("rules") or []
+        algorithms = {
+            rule.get("applyServerSideEncryptionByDefault", {}).get("sseAlgorithm") for rule in rules
+        }
+        if not algorithms & {"aws:kms", "AES256"}:
+            report(f"bucket {name} has no default encryption (SSE-KMS or SSE-S3)")
+        block = found.get("BucketPublicAccessBlock", {})
+        flags = (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+        if not all(block.get(flag) is True for flag in flags):
+            report(f"bucket {name} does not block all public access ({', '.join(flags)})")
+        ownership = found.get("BucketOwnershipControls", {}).get("rule", {})
+        if ownership.get("objectOwnership") != "BucketOwnerEnforced":
+            report(f"bucket {name} does not enforce object ownership (BucketOwnerEnforced)")
+
+
+def no_s3_wildcards(resource: Resource, report: Report) -> None:
+    """No ``s3:*`` (or ``*``) action and no S3 action on every bucket or object."""
+    raw = resource.props.get("policy")
+    if not isinstance(raw, str):
+        return  # not known at preview: checked again on update
+    for statement in json.loads(raw).get("Statement", []):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = _as_list(statement.get("Action"))
+        targets = _as_list(statement.get("Resource"))
+        if {"*", "s3:*"} & set(actions):
+            report(f"{resource.name}: grants {', '.join(actions)}; list the S3 actions needed")
+        if any(a.startswith("s3:") for a in actions) and any(
+            t in ("*", "arn:aws:s3:::*", "arn:aws:s3:::*/*") for t in targets
+        ):
+            report(f"{resource.name}: S3 access on every bucket; name the buckets and prefixes")
+
+
+def spark_application_well_formed(
+    resource: Resource, report: Report, namespaces: Iterable[str] = DEFAULT_NAMESPACES
+) -> None:
+    """A restart policy object, resources for driver and executor, and our namespace."""
+    props = resource.props
+    spec = props.get("spec") or {}
+    namespace = (props.get("metadata") or {}).get("namespace")
+    if namespace not in set(namespaces):
+        report(f"{resource.name}: namespace {namespace!r} is not a spark-streams namespace")
+    policy = spec.get("restartPolicy")
+    if not isinstance(policy, dict) or "type" not in policy:
+        report(f"{resource.name}: spec.restartPolicy must be an object with a type")
+    for role in ("driver", "executor"):
+        pod = spec.get(role) or {}
+        missing = [k for k in ("cores", "memory") if not pod.get(k)]
+        if missing:
+            report(f"{resource.name}: spec.{role} sets no {' or '.join(missing)}")
+
+
+def prod_data_protected(
+    resource: Resource, report: Report, pattern: str = DEFAULT_PROTECTED
+) -> None:
+    """Prod lake and checkpoint buckets carry ``protect``."""
+    name = _bucket_name(resource.props)
+    if re.search(pattern, name) and not resource.opts.protect:
+        report(f"bucket {name} holds prod data and must be protected (protect=True)")
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]

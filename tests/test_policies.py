@@ -1,0 +1,143 @@
+"""The policy pack's rules, each called on passing and failing resources (as CrossGuard would)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import spark_streams_policy as rules  # policies/ is on the test path, as Pulumi runs the pack
+
+from spark_streams.cli import main
+
+
+@dataclass
+class Opts:
+    protect: bool = False
+
+
+@dataclass
+class Res:
+    resource_type: str
+    props: dict[str, Any]
+    name: str = "r"
+    opts: Opts = field(default_factory=Opts)
+
+
+def violations(rule: Any, *args: Any) -> list[str]:
+    found: list[str] = []
+    rule(*args, lambda message, *_: found.append(message))
+    return found
+
+
+def planned(stack: str, capsys: pytest.CaptureFixture[str]) -> list[Res]:
+    assert main(["plan", "--json", "--stack", stack]) == 0
+    return [
+        Res(r["type"], r["inputs"], r["name"], Opts(r["protect"]))
+        for r in json.loads(capsys.readouterr().out)["resources"]
+    ]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_our_own_plans_pass_every_rule(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    resources = planned(stack, capsys)
+    assert violations(rules.buckets_hardened, resources) == []
+    for r in resources:
+        if r.resource_type in rules.ROLE_POLICIES:
+            assert violations(rules.no_s3_wildcards, r) == []
+        if r.resource_type == rules.SPARK_APPLICATION:
+            assert violations(rules.spark_application_well_formed, r) == []
+        if r.resource_type == rules.BUCKET:
+            assert violations(rules.prod_data_protected, r) == []
+
+
+def test_a_bare_bucket_fails_every_hardening_check(capsys: pytest.CaptureFixture[str]) -> None:
+    bare = Res(rules.BUCKET, {"bucket": "naked"})
+    found = violations(rules.buckets_hardened, [bare, *planned("dev", capsys)])
+    assert len(found) == 4 and all("naked" in m for m in found)
+
+
+def test_a_weakened_bucket_is_caught(capsys: pytest.CaptureFixture[str]) -> None:
+    resources = planned("dev", capsys)
+    for r in resources:
+        if r.resource_type.endswith("BucketPublicAccessBlock") and r.props["bucket"].endswith(
+            "-lake"
+        ):
+            r.props["restrictPublicBuckets"] = False
+    (message,) = violations(rules.buckets_hardened, resources)
+    assert "acme-data-dev-lake" in message and "public" in message
+
+
+def policy(statement: dict[str, Any]) -> Res:
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **statement}]}
+    return Res("aws:iam/rolePolicy:RolePolicy", {"policy": json.dumps(document)})
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Action": "s3:*", "Resource": "arn:aws:s3:::b/*"},
+        {"Action": ["s3:GetObject"], "Resource": "*"},
+        {"Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::*"]},
+        {"Action": "*", "Resource": "arn:aws:s3:::b"},
+    ],
+)
+def test_wildcard_s3_access_is_refused(statement: dict[str, Any]) -> None:
+    assert violations(rules.no_s3_wildcards, policy(statement))
+
+
+def test_named_s3_access_passes() -> None:
+    assert (
+        violations(
+            rules.no_s3_wildcards,
+            policy({"Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/p/*"}),
+        )
+        == []
+    )
+
+
+def app(spec: dict[str, Any], namespace: str = "spark-streams") -> Res:
+    return Res(rules.SPARK_APPLICATION, {"metadata": {"namespace": namespace}, "spec": spec})
+
+
+GOOD = {
+    "restartPolicy": {"type": "Always"},
+    "driver": {"cores": 1, "memory": "1g"},
+    "executor": {"cores": 1, "memory": "2g"},
+}
+
+
+def test_well_formed_application_passes() -> None:
+    assert violations(rules.spark_application_well_formed, app(GOOD)) == []
+
+
+@pytest.mark.parametrize(
+    ("resource", "needle"),
+    [
+        (app({**GOOD, "restartPolicy": "Always"}), "restartPolicy"),
+        (app({k: v for k, v in GOOD.items() if k != "restartPolicy"}), "restartPolicy"),
+        (app({**GOOD, "executor": {"cores": 1}}), "spec.executor sets no memory"),
+        (app({**GOOD, "driver": {}}), "spec.driver sets no cores or memory"),
+        (app(GOOD, namespace="default"), "namespace 'default'"),
+    ],
+)
+def test_malformed_applications_are_refused(resource: Res, needle: str) -> None:
+    assert any(needle in m for m in violations(rules.spark_application_well_formed, resource))
+
+
+def test_prod_data_buckets_must_be_protected() -> None:
+    lake = Res(rules.BUCKET, {"bucket": "acme-data-prod-lake"})
+    assert violations(rules.prod_data_protected, lake)
+    lake.opts.protect = True
+    assert violations(rules.prod_data_protected, lake) == []
+    assert (
+        violations(rules.prod_data_protected, Res(rules.BUCKET, {"bucket": "acme-data-dev-lake"}))
+        == []
+    )
+    assert (
+        violations(
+            rules.prod_data_protected, Res(rules.BUCKET, {"bucket": "acme-data-prod-event-logs"})
+        )
+        == []
+    )

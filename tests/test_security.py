@@ -1,0 +1,184 @@
+"""Security end to end: pods, namespace, secrets, and bad input stopped before anything is planned."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from spark_streams.cli import main
+from tests.conftest import PROJECT
+
+K8S_VERSION = "1.33.0"
+
+
+def rendered(stack: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    assert main(["render", "--stack", stack]) == 0
+    return [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_core_objects_are_valid_kubernetes(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for document in rendered(stack, capsys):
+        if "/" not in document["apiVersion"] or document["apiVersion"].startswith(
+            ("apps/", "rbac.")
+        ):
+            kubernetes_validate.validate(document, K8S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_pods_run_restricted(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    documents = rendered(stack, capsys)
+    (namespace,) = [d for d in documents if d["kind"] == "Namespace"]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for app in (d for d in documents if d["kind"] == "SparkApplication"):
+        for role in ("driver", "executor"):
+            pod = app["spec"][role]
+            container = pod["securityContext"]
+            assert container["runAsNonRoot"] is True
+            assert container["allowPrivilegeEscalation"] is False
+            assert container["capabilities"]["drop"] == ["ALL"]
+            assert container["seccompProfile"]["type"] == "RuntimeDefault"
+            assert pod["podSecurityContext"]["runAsNonRoot"] is True
+
+
+def project_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "project"
+    copy.mkdir()
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py"):
+        shutil.copy(PROJECT / name, copy / name)
+    for name in ("components", "streams"):
+        shutil.copytree(PROJECT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def cli(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "spark_streams.cli", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_secret_values_appear_in_no_output(tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    stack = project / "Pulumi.dev.yaml"
+    document = yaml.safe_load(stack.read_text())
+    # even a value left in plain text (not `pulumi config set --secret`) must not leak
+    document["config"]["spark-streams:secrets"] = {"kafka-sasl-password": "hunter2-plaintext"}
+    stack.write_text(yaml.safe_dump(document))
+    outputs = [
+        cli(project, command, "--stack", "dev", *extra)
+        for command, extra in (
+            ("plan", ["--json"]),
+            ("plan", []),
+            ("render", []),
+            ("list", ["--json"]),
+        )
+    ]
+    for result in outputs:
+        assert result.returncode == 0, result.stderr
+        assert "hunter2" not in result.stdout + result.stderr
+    plan = json.loads(outputs[0].stdout)
+    (secret,) = [r for r in plan["resources"] if r["type"] == "kubernetes:core/v1:Secret"]
+    assert secret["inputs"]["stringData"] == {"kafka-sasl-password": "[secret]"}
+    for r in plan["resources"]:
+        if r["type"].endswith(":SparkApplication"):
+            assert not any("PASSWORD" in k.upper() for k in r["inputs"]["spec"]["sparkConf"])
+
+
+CATALOGUE = {
+    "bad_name": ("name='Orders_Ingest'", "name"),
+    "long_name": ("name='" + "a" * 41 + "'", "name"),
+    "typo": ("name='typo', executor_instances=3", "executor_instances"),
+    "outside_lake": ("name='outside', sink='s3://somebody-elses-bucket/x/'", "sink"),
+    "not_s3": ("name='not-s3', sink='/data/lake/x'", "sink"),
+    "float_cores": ("name='floaty', executor=Executor(cores=1.5)", "executor.cores"),
+    "zero_cores": ("name='zero-cores', driver=Driver(cores=0)", "driver.cores"),
+    "string_cores": ("name='string-cores', driver=Driver(cores='2')", "driver.cores"),
+    "zero_instances": ("name='zero', executor=Executor(instances=0)", "executor.instances"),
+    "memory_gb": ("name='gb', executor=Executor(memory='2GB')", "executor.memory"),
+    "overhead": (
+        "name='overhead', driver=Driver(memory='1g', memory_overhead='4g')",
+        "driver.memory_overhead",
+    ),
+    "no_main_class": ("name='no-main', type='Java', main_class=''", "main_class"),
+    "app_scheme": ("name='scheme', application_file='hdfs:///app.jar'", "application_file"),
+    "unknown_stack": ("name='staging', stacks={'staging': StackOverride()}", "stacks.staging"),
+    "negative_generation": ("name='neg', checkpoint_generation=-1", "checkpoint_generation"),
+    "arguments_not_strings": ("name='args', arguments=('--n', 3)", "arguments[1]"),
+    "unknown_secret": ("name='secret', secrets={'TOKEN': 'nope'}", "secrets.TOKEN"),
+}
+
+
+def stream_file(fields: str) -> str:
+    defaults = "sink='s3://{lake}/catalogue/x/'"
+    if "sink=" in fields:
+        defaults = ""
+    return textwrap.dedent(
+        f"""
+        from spark_streams.model import Driver, Executor, StackOverride, Stream
+        stream = Stream({fields}{", " if defaults else ""}{defaults})
+        """
+    )
+
+
+@pytest.mark.parametrize("case", sorted(CATALOGUE))
+def test_bad_stream_files_exit_1_naming_stream_and_field(case: str, tmp_path: Path) -> None:
+    fields, field = CATALOGUE[case]
+    (tmp_path / f"{case}.py").write_text(stream_file(fields))
+    result = cli(PROJECT, "plan", "--json", "--stack", "dev", "--streams-dir", str(tmp_path))
+    assert result.returncode == 1, result.stdout[:300]
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert f"field '{field}'" in result.stderr
+    name = fields.split("'")[1]
+    assert f"stream '{name}'" in result.stderr
+
+
+def test_overlapping_and_duplicate_streams_are_all_reported(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(stream_file("name='a', sink='s3://{lake}/raw/'"))
+    (tmp_path / "b.py").write_text(stream_file("name='b', sink='s3://{lake}/raw/b/'"))
+    (tmp_path / "c.py").write_text(stream_file("name='a', sink='s3://{lake}/c/'"))
+    (tmp_path / "d.py").write_text("raise RuntimeError('boom')\n")
+    (tmp_path / "e.py").write_text("VALUE = 1\n")
+    result = cli(PROJECT, "plan", "--stack", "dev", "--streams-dir", str(tmp_path))
+    assert result.returncode == 1 and result.stdout == "" and "Traceback" not in result.stderr
+    assert "stream 'b': field 'sink'" in result.stderr
+    assert "c.py: stream 'a': field 'name'" in result.stderr
+    assert "d.py" in result.stderr and "boom" in result.stderr
+    assert "e.py" in result.stderr and "defines no stream" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda c: c.pop("spark-streams:clusterName"), "clusterName"),
+        (
+            lambda c: c["spark-streams:spark"]["executor"].update(instances="many"),
+            "spark.executor.instances",
+        ),
+        (lambda c: c["spark-streams:buckets"].update(encryption="rot13"), "buckets.encryption"),
+        (lambda c: c.update({"spark-streams:bukets": {}}), "bukets"),
+    ],
+)
+def test_bad_stack_config_exits_1_naming_the_key(edit: Any, field: str, tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    stack = project / "Pulumi.dev.yaml"
+    document = yaml.safe_load(stack.read_text())
+    edit(document["config"])
+    stack.write_text(yaml.safe_dump(document))
+    result = cli(project, "plan", "--stack", "dev")
+    assert result.returncode == 1
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    assert f"Pulumi.dev.yaml: field '{field}'" in result.stderr
