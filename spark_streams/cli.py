@@ -29,6 +29,20 @@ class UsageError(Exception):
     pass
 
 
+class CommandError(Exception):
+    """The command could not do its job (e.g. GitLab refused the note): exit 1."""
+
+
+# Environment variables whose values never appear in a note.
+MASKED_ENV = (
+    "GITLAB_TOKEN",
+    "PULUMI_ACCESS_TOKEN",
+    "PULUMI_CONFIG_PASSPHRASE",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -44,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except InvalidInputError as error:
         print(error.report(), file=sys.stderr)
+        return EXIT_INVALID
+    except CommandError as error:
+        print(f"spark-streams: {error}", file=sys.stderr)
         return EXIT_INVALID
     sys.stdout.write(output)
     return EXIT_OK
@@ -75,6 +92,24 @@ def _parser() -> argparse.ArgumentParser:
     plan = command("plan", "every resource the program registers, run under Pulumi's mocks")
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.set_defaults(handler=_plan)
+    diff = command("diff", "what changes, stream by stream, against a git ref (offline)")
+    diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
+    diff.add_argument("--json", action="store_true", help="machine-readable output")
+    diff.set_defaults(handler=_diff)
+    note = command("mr-note", "create or update this stack's preview note on the merge request")
+    note.add_argument("--preview", type=Path, required=True, help="`pulumi preview --diff` output")
+    note.add_argument("--diff", type=Path, help="`spark-streams diff` output (JSON or markdown)")
+    note.add_argument("--output", type=Path, help="where to write the full note (job artifact)")
+    note.add_argument(
+        "--secrets-from",
+        type=Path,
+        help="`pulumi config --show-secrets --json` output: its secret values are masked",
+    )
+    note.add_argument(
+        "--mask-env", action="append", default=[], metavar="VAR", help="also mask this variable"
+    )
+    note.add_argument("--dry-run", action="store_true", help="print the note, post nothing")
+    note.set_defaults(handler=_mr_note)
     return parser
 
 
@@ -160,6 +195,57 @@ def _plan(project_dir: Path, args: argparse.Namespace) -> str:
         + _table(rows)
         + f"\n{len(plan.resources)} resources, {len(streams)} streams.\n"
     )
+
+
+def _diff(project_dir: Path, args: argparse.Namespace) -> str:
+    from spark_streams import diff
+
+    streams_dir = str(args.streams_dir) if args.streams_dir else None
+    try:
+        result = diff.diff(project_dir, args.stack, args.base, streams_dir)
+    except diff.GitRefError as error:
+        raise UsageError(f"cannot read --base {args.base}: {error}") from None
+    if args.json:
+        return json.dumps(result, indent=2) + "\n"
+    return diff.markdown(result)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+
+
+def _mr_note(project_dir: Path, args: argparse.Namespace) -> str:
+    import os
+
+    from spark_streams import gitlab_notes, mrnote
+
+    secrets = [os.environ[name] for name in (*MASKED_ENV, *args.mask_env) if os.environ.get(name)]
+    if args.secrets_from:
+        secrets += mrnote.secret_values_from_config(_read(args.secrets_from))
+    output = args.output or Path(f"mr-note-{args.stack}.md")
+    artifact = os.environ.get("CI_JOB_URL")
+    note, full = mrnote.build(
+        args.stack,
+        _read(args.preview),
+        _read(args.diff) if args.diff else None,
+        secrets,
+        f"{artifact}/artifacts/file/{output}" if artifact else None,
+    )
+    output.write_text(full)
+    if args.dry_run:
+        return note
+    try:
+        request = gitlab_notes.MergeRequest.from_env(os.environ)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    try:
+        action, note_id = gitlab_notes.upsert_note(request, mrnote.marker(args.stack), note)
+    except gitlab_notes.NoteError as error:
+        raise CommandError(f"{error}; the full note is in {output}") from None
+    return f"{action} note {note_id} on merge request !{request.iid} ({len(note)} characters)\n"
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
