@@ -223,6 +223,7 @@ def _mr_note(project_dir: Path, args: argparse.Namespace) -> str:
     from spark_streams import gitlab_notes, mrnote
 
     secrets = [os.environ[name] for name in (*MASKED_ENV, *args.mask_env) if os.environ.get(name)]
+    secrets += mrnote.secret_values_from_stack_file(_read(stack_file(project_dir, args.stack)))
     if args.secrets_from:
         secrets += mrnote.secret_values_from_config(_read(args.secrets_from))
     output = args.output or Path(f"mr-note-{args.stack}.md")

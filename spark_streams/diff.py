@@ -203,6 +203,16 @@ def _changed(old: Side, new: Side, identity: str) -> dict[str, Any] | None:
                 "its source's starting offsets (the old checkpoint is kept)",
             )
         )
+    if before["sink"] != after["sink"] and before["checkpoint"] == after["checkpoint"]:
+        consequences.append(
+            _consequence(
+                "sink",
+                f"new output goes to {_uri(after['sink'])}; what is in {_uri(before['sink'])} "
+                "stays there. The checkpoint is kept, and Spark does not support a new output "
+                "directory for a file sink under an old checkpoint: raise "
+                "`checkpoint_generation` too unless the sink is a table format that allows it",
+            )
+        )
     if before["suspend"] != after["suspend"]:
         consequences.append(
             _consequence("suspend", "is paused (spec.suspend); nothing is deleted")
@@ -331,7 +341,7 @@ def markdown(result: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_ALERTING = {"checkpoint", "stop", "restart"}
+_ALERTING = {"checkpoint", "stop", "restart", "sink"}
 
 
 def _show(value: Any) -> str:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
 import gitlab
 import requests
 
-T = TypeVar("T")
-RETRIABLE = {429, 500, 502, 503, 504}
+# Retries after the first attempt of each API call (python-gitlab backs off 0.1 s, 0.2 s, ...).
+RETRIES = 3
 
 
 class NoteError(Exception):
@@ -42,51 +40,37 @@ class MergeRequest:
         )
 
 
-def upsert_note(
-    request: MergeRequest,
-    marker: str,
-    body: str,
-    attempts: int = 4,
-    backoff: float = 1.0,
-) -> tuple[str, int]:
+def upsert_note(request: MergeRequest, marker: str, body: str) -> tuple[str, int]:
     """Create the note holding ``marker`` or update it; returns ``(action, note id)``.
 
-    The body is complete before the one create or update call, so a failure never leaves a
-    half-written note.
+    python-gitlab retries rate limits (honouring ``Retry-After``), 5xx answers and network
+    errors, :data:`RETRIES` times per call with backoff. The body is complete before the one
+    create or update call, so a failure never leaves a half-written note.
     """
     client = gitlab.Gitlab(
         request.api_url.removesuffix("/").removesuffix("/api/v4"),
         private_token=request.token,
         timeout=30,
+        retry_transient_errors=True,
     )
     merge_request = client.projects.get(request.project_id, lazy=True).mergerequests.get(
         request.iid, lazy=True
     )
-
-    def existing() -> list[tuple[int, str]]:
-        return [(n.id, n.body) for n in merge_request.notes.list(iterator=True, per_page=100)]
-
-    ours = [(nid, text) for nid, text in _retry(existing, attempts, backoff) if marker in text]
-    if not ours:
-        note = _retry(lambda: merge_request.notes.create({"body": body}), attempts, backoff)
-        return "created", int(note.id)
-    note_id, current = ours[0]
-    if current == body:
-        return "unchanged", note_id
-    _retry(lambda: merge_request.notes.update(note_id, {"body": body}), attempts, backoff)
-    return "updated", note_id
-
-
-def _retry(call: Callable[[], T], attempts: int, backoff: float) -> T:
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except gitlab.exceptions.GitlabError as error:
-            code = error.response_code
-            if code not in RETRIABLE or attempt == attempts:
-                raise NoteError(f"GitLab answered {code}: {error.error_message}") from None
-        except requests.RequestException as error:
-            if attempt == attempts:
-                raise NoteError(f"GitLab unreachable: {error}") from None
-        time.sleep(backoff * 2 ** (attempt - 1))
-    raise AssertionError("unreachable")
+    try:
+        ours = [
+            note
+            for note in merge_request.notes.list(iterator=True, per_page=100, max_retries=RETRIES)
+            if marker in note.body
+        ]
+        if not ours:
+            created = merge_request.notes.create({"body": body}, max_retries=RETRIES)
+            return "created", int(created.id)
+        note_id = int(ours[0].id)
+        if ours[0].body == body:
+            return "unchanged", note_id
+        merge_request.notes.update(note_id, {"body": body}, max_retries=RETRIES)
+        return "updated", note_id
+    except gitlab.exceptions.GitlabError as error:
+        raise NoteError(f"GitLab answered {error.response_code}: {error.error_message}") from None
+    except requests.RequestException as error:
+        raise NoteError(f"GitLab unreachable: {error}") from None

@@ -10,7 +10,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from spark_streams.config import SECRET_PLACEHOLDER
+import yaml
+
+from spark_streams.config import PROJECT, SECRET_PLACEHOLDER
 from spark_streams.diff import markdown
 
 # GitLab refuses notes longer than this many characters.
@@ -41,6 +43,29 @@ def secret_values_from_config(config_json: str) -> list[str]:
         if isinstance(entry, dict) and entry.get("secret"):
             values.extend(_leaves(entry.get("objectValue", entry.get("value"))))
     return values
+
+
+def secret_values_from_stack_file(stack_yaml: str) -> list[str]:
+    """What ``Pulumi.<stack>.yaml`` itself holds of the stack's secrets.
+
+    Every ``secure:`` ciphertext, and every value under ``spark-streams:secrets`` - which should
+    all be ciphertexts, but a value pasted there in plain text must not reach a note either.
+    """
+    config: dict[str, Any] = (yaml.safe_load(stack_yaml) or {}).get("config") or {}
+    values = list(_leaves(config.get(f"{PROJECT}:secrets")))
+
+    def ciphertexts(value: Any) -> Iterable[str]:
+        if isinstance(value, dict):
+            if set(value) == {"secure"}:
+                yield str(value["secure"])
+            else:
+                for item in value.values():
+                    yield from ciphertexts(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from ciphertexts(item)
+
+    return values + list(ciphertexts(config))
 
 
 def _leaves(value: Any) -> Iterable[str]:

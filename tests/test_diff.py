@@ -1,0 +1,180 @@
+"""`spark-streams diff` on temporary git repositories, one scenario per kind of change."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PROJECT
+
+TRACKED = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py", "pyproject.toml")
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A clone-like scratch repository with one commit of the project."""
+    target = tmp_path / "repo"
+    target.mkdir()
+    for name in TRACKED:
+        shutil.copy(PROJECT / name, target / name)
+    for name in ("components", "streams", "spark_streams"):
+        shutil.copytree(PROJECT / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+    git(target, "init", "-q", "-b", "main")
+    git(target, "add", "-A")
+    git(target, "commit", "-qm", "base")
+    return target
+
+
+def run_diff(
+    repo: Path, *extra: str, stack: str = "dev", base: str = "HEAD"
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spark_streams.cli",
+            "diff",
+            "--stack",
+            stack,
+            "--base",
+            base,
+            *extra,
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def diff_json(repo: Path, stack: str = "dev", base: str = "HEAD") -> dict[str, Any]:
+    result = run_diff(repo, "--json", stack=stack, base=base)
+    assert result.returncode == 0, result.stderr
+    value: dict[str, Any] = json.loads(result.stdout)
+    return value
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def kinds(entry: dict[str, Any]) -> set[str]:
+    return {c["kind"] for c in entry["consequences"]}
+
+
+def test_no_change(repo: Path) -> None:
+    result = diff_json(repo)
+    assert result["changed"] is False
+    assert result["streams"] == {"added": [], "removed": [], "changed": []}
+    assert result["other"] == {"added": [], "removed": [], "changed": []}
+    assert "**No change.**" in run_diff(repo).stdout
+
+
+def test_more_executors_restart_the_stream_only(repo: Path) -> None:
+    edit(repo / "streams/orders.py", "instances=6", "instances=9")
+    git(repo, "commit", "-qam", "scale orders")
+    result = diff_json(repo, stack="prod", base="HEAD~1")
+    (entry,) = result["streams"]["changed"]
+    assert entry["name"] == "orders-ingest"
+    assert entry["fields"] == [{"field": "executor.instances", "old": 6, "new": 9}]
+    assert kinds(entry) == {"restart"}
+    assert result["streams"]["added"] == result["streams"]["removed"] == []
+    assert result["other"]["changed"] == []
+
+
+def test_a_new_sink_changes_access_but_keeps_the_checkpoint(repo: Path) -> None:
+    edit(repo / "streams/orders.py", "raw/orders/", "raw/orders-v2/")
+    (entry,) = diff_json(repo)["streams"]["changed"]
+    assert {f["field"] for f in entry["fields"]} == {"sink.prefix"}
+    assert kinds(entry) == {"restart", "iam", "sink"}
+    assert "checkpoint_generation" in run_diff(repo).stdout
+
+
+def test_a_new_sink_with_a_new_generation_is_a_fresh_start(repo: Path) -> None:
+    edit(repo / "streams/orders.py", "raw/orders/", "raw/orders-v2/")
+    edit(repo / "streams/orders.py", "    sink=", "    checkpoint_generation=1,\n    sink=")
+    (entry,) = diff_json(repo)["streams"]["changed"]
+    assert kinds(entry) == {"restart", "iam", "checkpoint"}
+
+
+def test_a_new_checkpoint_generation_says_the_stream_starts_over(repo: Path) -> None:
+    edit(repo / "streams/orders.py", "    sink=", "    checkpoint_generation=1,\n    sink=")
+    (entry,) = diff_json(repo)["streams"]["changed"]
+    assert "checkpoint" in kinds(entry)
+    text = " ".join(c["text"] for c in entry["consequences"])
+    assert "starting offsets" in text and "gen-1" in text
+    assert "starts again from its source's starting offsets" in run_diff(repo).stdout
+
+
+def test_added_and_removed_streams(repo: Path) -> None:
+    (repo / "streams/payments_audit.py").unlink()
+    (repo / "streams/inventory.py").write_text(
+        "from spark_streams.model import Stream\n"
+        "stream = Stream(name='inventory-ingest', sink='s3://{lake}/raw/inventory/')\n"
+    )
+    result = diff_json(repo)
+    (added,) = result["streams"]["added"]
+    (removed,) = result["streams"]["removed"]
+    assert added["name"] == "inventory-ingest" and kinds(added) == {"start"}
+    assert removed["name"] == "payments-audit" and kinds(removed) == {"stop", "data-kept"}
+    assert "s3a://acme-data-dev-lake/audit/payments/" in json.dumps(removed)
+    markdown = run_diff(repo).stdout
+    assert "#### Added" in markdown and "#### Removed" in markdown and "kept" in markdown
+
+
+def test_a_rename_keeps_role_and_checkpoint(repo: Path) -> None:
+    edit(
+        repo / "streams/orders.py",
+        'name="orders-ingest",',
+        'name="orders-raw",\n    renamed_from=("orders-ingest",),',
+    )
+    result = diff_json(repo)
+    assert result["streams"]["added"] == result["streams"]["removed"] == []
+    (entry,) = result["streams"]["changed"]
+    assert (entry["name"], entry["renamed_from"]) == ("orders-raw", "orders-ingest")
+    assert "rename" in kinds(entry) and "checkpoint" not in kinds(entry)
+
+
+def test_pausing_is_not_reported_as_a_restart(repo: Path) -> None:
+    edit(repo / "streams/orders.py", '"dev": StackOverride(', '"dev": StackOverride(suspend=True, ')
+    (entry,) = diff_json(repo)["streams"]["changed"]
+    assert kinds(entry) == {"suspend"}
+
+
+def test_changes_outside_streams_are_listed(repo: Path) -> None:
+    edit(repo / "Pulumi.dev.yaml", "eventLogRetentionDays: 7", "eventLogRetentionDays: 14")
+    result = diff_json(repo)
+    assert result["streams"]["changed"] == []
+    (changed,) = result["other"]["changed"]
+    assert changed["name"] == "data-event-logs-lifecycle"
+    assert any("rules" in f for f in changed["fields"])
+
+
+def test_an_unknown_ref_is_a_usage_error(repo: Path) -> None:
+    result = run_diff(repo, base="no-such-ref")
+    assert result.returncode == 2 and "no-such-ref" in result.stderr
+
+
+def test_invalid_working_tree_is_reported(repo: Path) -> None:
+    edit(repo / "streams/orders.py", "instances=6", "instances=0")
+    result = run_diff(repo)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "executor.instances" in result.stderr

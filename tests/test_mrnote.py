@@ -1,0 +1,284 @@
+"""Merge-request notes: built, masked, truncated, and kept to one per stack on a fake GitLab."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from spark_streams import mrnote
+from spark_streams.cli import main
+from tests.fake_gitlab import TOKEN, FakeGitLab, serve
+
+PREVIEW = """Previewing update (dev):
+  pulumi:pulumi:Stack: (same)
+    ~ kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication: (update)
+        ~ spec: {
+            ~ executor: { ~ instances: 1 => 2 }
+          }
+        password: "hunter2-value"
+Resources:
+    ~ 1 to update
+"""
+
+
+def test_note_starts_with_marker_and_stream_diff_then_folds_the_preview() -> None:
+    note, full = mrnote.build("dev", PREVIEW, "**1 stream changed.**", [], None)
+    assert note == full
+    assert note.startswith(mrnote.marker("dev"))
+    assert note.index("1 stream changed") < note.index("<details>")
+    assert "```diff\n" + PREVIEW.rstrip() in note
+
+
+def test_json_diffs_are_rendered_as_markdown() -> None:
+    result = {
+        "stack": "dev",
+        "base": "main",
+        "base_commit": "0123456789abcdef",
+        "changed": True,
+        "streams": {
+            "added": [],
+            "removed": [],
+            "changed": [
+                {
+                    "name": "a",
+                    "identity": "a",
+                    "renamed_from": None,
+                    "fields": [{"field": "executor.instances", "old": 1, "new": 2}],
+                    "consequences": [{"kind": "restart", "text": "restarts"}],
+                }
+            ],
+        },
+        "other": {"added": [], "removed": [], "changed": []},
+    }
+    note, _ = mrnote.build("dev", PREVIEW, json.dumps(result), [], None)
+    assert "`executor.instances`: `1` → `2`" in note
+
+
+def test_secret_values_are_masked_everywhere() -> None:
+    note, full = mrnote.build(
+        "dev", PREVIEW, "diff mentions hunter2-value too", ["hunter2-value", "ab"], None
+    )
+    for text in (note, full):
+        assert "hunter2" not in text
+        assert "[secret]" in text
+    # short values would mask ordinary words, so they are left alone
+    assert "Previewing" in note
+
+
+def test_secret_values_come_from_pulumi_config_json() -> None:
+    config = {
+        "spark-streams:awsRegion": {"value": "eu-west-1", "secret": False},
+        "spark-streams:secrets": {
+            "value": json.dumps({"kafka-sasl-password": "hunter2-value"}),
+            "objectValue": {"kafka-sasl-password": "hunter2-value"},
+            "secret": True,
+        },
+    }
+    values = mrnote.secret_values_from_config(json.dumps(config))
+    assert "hunter2-value" in values and "eu-west-1" not in values
+
+
+def test_long_previews_are_truncated_with_a_pointer_and_stay_well_formed() -> None:
+    preview = "".join(f"    ~ resource-{i}: (update)\n" for i in range(5000))
+    note, full = mrnote.build(
+        "prod", preview, None, [], "https://gitlab.example/job/1/artifacts/file/n.md", limit=20_000
+    )
+    assert len(note) <= 20_000
+    assert len(full) > 20_000 and "resource-4999" in full
+    assert "https://gitlab.example/job/1/artifacts/file/n.md" in note
+    assert note.rstrip().endswith("</details>")
+    assert note.count("```") == 2
+
+
+@pytest.fixture
+def gitlab() -> Iterator[FakeGitLab]:
+    with serve() as state:
+        yield state
+
+
+@pytest.fixture
+def ci_env(gitlab: FakeGitLab, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("CI_API_V4_URL", f"{gitlab.url}/api/v4")
+    monkeypatch.setenv("CI_PROJECT_ID", "42")
+    monkeypatch.setenv("CI_MERGE_REQUEST_IID", "7")
+    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
+    monkeypatch.setenv("CI_JOB_URL", "https://gitlab.example/acme/spark-streams/-/jobs/99")
+    preview = tmp_path / "preview.txt"
+    preview.write_text(PREVIEW)
+    return preview
+
+
+def run_note(
+    preview: Path, stack: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, str, str]:
+    code = main(
+        [
+            "mr-note",
+            "--stack",
+            stack,
+            "--preview",
+            str(preview),
+            "--output",
+            str(tmp_path / f"{stack}.md"),
+            *extra,
+        ]
+    )
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_repeated_runs_leave_exactly_one_note_per_stack(
+    gitlab: FakeGitLab, ci_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # someone else's notes, enough to need several pages
+    gitlab.mr_notes().extend(
+        {"id": i, "body": f"review comment {i}", "system": False} for i in range(5)
+    )
+    for stack in ("dev", "prod", "dev", "prod", "dev"):
+        code, out, err = run_note(ci_env, stack, tmp_path, capsys, "--mask-env", "SECRET_IN_ENV")
+        assert code == 0, err
+    ours = [n for n in gitlab.mr_notes() if "spark-streams:mr-note" in n["body"]]
+    assert len(ours) == 2
+    assert {s for n in ours for s in ("dev", "prod") if mrnote.marker(s) in n["body"]} == {
+        "dev",
+        "prod",
+    }
+    assert "unchanged note" in out  # the third dev run had nothing new
+    ci_env.write_text(PREVIEW.replace("1 => 2", "1 => 3"))
+    code, out, _ = run_note(ci_env, "dev", tmp_path, capsys)
+    assert code == 0 and out.startswith("updated note")
+    assert len([n for n in gitlab.mr_notes() if "spark-streams:mr-note" in n["body"]]) == 2
+    (dev,) = [n for n in gitlab.mr_notes() if mrnote.marker("dev") in n["body"]]
+    assert "1 => 3" in dev["body"]
+    assert ("PUT", f"/api/v4/projects/42/merge_requests/7/notes/{dev['id']}") in gitlab.requests
+
+
+def test_no_secret_reaches_gitlab(
+    gitlab: FakeGitLab,
+    ci_env: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAFKA_PASSWORD", "hunter2-value")
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {"spark-streams:secrets": {"objectValue": {"k": "hunter2-value"}, "secret": True}}
+        )
+    )
+    ci_env.write_text(PREVIEW + f"token {TOKEN}\n")
+    code, _, err = run_note(ci_env, "dev", tmp_path, capsys, "--secrets-from", str(config))
+    assert code == 0, err
+    (note,) = gitlab.mr_notes()
+    assert "hunter2" not in note["body"] and TOKEN not in note["body"]
+    assert "hunter2" not in (tmp_path / "dev.md").read_text()
+
+
+def test_transient_failures_are_retried(
+    gitlab: FakeGitLab,
+    ci_env: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("gitlab.utils.time.sleep", lambda _: None)
+    gitlab.failures = [502, 503]
+    code, out, err = run_note(ci_env, "dev", tmp_path, capsys)
+    assert code == 0, err
+    assert out.startswith("created note")
+    assert len(gitlab.mr_notes()) == 1
+
+
+def test_a_lasting_failure_is_a_clear_error_and_writes_nothing(
+    gitlab: FakeGitLab,
+    ci_env: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("gitlab.utils.time.sleep", lambda _: None)
+    gitlab.failures = [500] * 10
+    code, out, err = run_note(ci_env, "dev", tmp_path, capsys)
+    assert code == 1 and out == ""
+    assert "GitLab answered 500" in err and "Traceback" not in err
+    assert str(tmp_path / "dev.md") in err
+    assert gitlab.mr_notes() == []
+    assert len(gitlab.requests) == 4  # bounded: attempts, not forever
+
+
+def test_a_refused_token_is_not_retried(
+    gitlab: FakeGitLab,
+    ci_env: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GITLAB_TOKEN", "wrong")
+    code, _, err = run_note(ci_env, "dev", tmp_path, capsys)
+    assert code == 1 and "401" in err
+    assert len(gitlab.requests) == 1
+
+
+def test_missing_ci_variables_are_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("CI_API_V4_URL", "CI_PROJECT_ID", "CI_MERGE_REQUEST_IID", "GITLAB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    preview = tmp_path / "p.txt"
+    preview.write_text(PREVIEW)
+    code, _, err = run_note(preview, "dev", tmp_path, capsys)
+    assert code == 2 and "CI_MERGE_REQUEST_IID" in err
+
+
+def test_dry_run_prints_the_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    preview = tmp_path / "p.txt"
+    preview.write_text(PREVIEW)
+    code, out, _ = run_note(preview, "prod", tmp_path, capsys, "--dry-run")
+    assert code == 0 and out.startswith(mrnote.marker("prod"))
+
+
+def test_the_stack_files_own_secrets_are_masked(
+    gitlab: FakeGitLab,
+    ci_env: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a value pasted in plain text under `secrets`, and a ciphertext, in a scratch project
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: spark-streams\n")
+    (project / "Pulumi.dev.yaml").write_text(
+        "config:\n"
+        "  spark-streams:awsRegion: eu-west-1\n"
+        "  spark-streams:secrets:\n"
+        "    kafka-sasl-password: plain-hunter2\n"
+        "    schema-registry-key:\n"
+        "      secure: v1:AAABBBcipher\n"
+    )
+    monkeypatch.chdir(project)
+    ci_env.write_text(PREVIEW + "echo plain-hunter2 v1:AAABBBcipher eu-west-1\n")
+    code, _, err = run_note(ci_env, "dev", tmp_path, capsys)
+    assert code == 0, err
+    (note,) = gitlab.mr_notes()
+    assert "plain-hunter2" not in note["body"] and "AAABBBcipher" not in note["body"]
+    assert "eu-west-1" in note["body"]  # plain config stays readable
+
+
+def test_an_unreachable_gitlab_is_a_clear_error(
+    ci_env: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("gitlab.utils.time.sleep", lambda _: None)
+    with serve() as gone:
+        url = gone.url
+    monkeypatch.setenv("CI_API_V4_URL", f"{url}/api/v4")  # nothing listens there any more
+    code, out, err = run_note(ci_env, "dev", tmp_path, capsys)
+    assert code == 1 and out == ""
+    assert "GitLab unreachable" in err and "Traceback" not in err
