@@ -98,7 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     diff.set_defaults(handler=_diff)
     note = command("mr-note", "create or update this stack's preview note on the merge request")
     note.add_argument("--preview", type=Path, required=True, help="`pulumi preview --diff` output")
-    note.add_argument("--diff", type=Path, help="`spark-streams diff` output (JSON or markdown)")
+    note.add_argument(
+        "--diff",
+        type=Path,
+        help="`spark-streams diff` output (JSON or markdown); default: the diff against "
+        "$CI_MERGE_REQUEST_DIFF_BASE_SHA when set",
+    )
     note.add_argument("--output", type=Path, help="where to write the full note (job artifact)")
     note.add_argument(
         "--secrets-from",
@@ -231,7 +236,7 @@ def _mr_note(project_dir: Path, args: argparse.Namespace) -> str:
     note, full = mrnote.build(
         args.stack,
         _read(args.preview),
-        _read(args.diff) if args.diff else None,
+        _read(args.diff) if args.diff else _diff_of_merge_request(project_dir, args),
         secrets,
         f"{artifact}/artifacts/file/{output}" if artifact else None,
     )
@@ -247,6 +252,24 @@ def _mr_note(project_dir: Path, args: argparse.Namespace) -> str:
     except gitlab_notes.NoteError as error:
         raise CommandError(f"{error}; the full note is in {output}") from None
     return f"{action} note {note_id} on merge request !{request.iid} ({len(note)} characters)\n"
+
+
+def _diff_of_merge_request(project_dir: Path, args: argparse.Namespace) -> str | None:
+    """Without ``--diff``, in a merge request pipeline: the diff against the MR's base."""
+    import os
+
+    from spark_streams import diff
+
+    base = os.environ.get("CI_MERGE_REQUEST_DIFF_BASE_SHA")
+    if not base:
+        return None
+    streams_dir = str(args.streams_dir) if args.streams_dir else None
+    try:
+        return json.dumps(diff.diff(project_dir, args.stack, base, streams_dir))
+    except (diff.GitRefError, InvalidInputError) as error:
+        # The preview still deserves its note; say why the stream diff is missing.
+        reason = error.report() if isinstance(error, InvalidInputError) else str(error)
+        return f"_No stream diff against `{base}`:_\n\n```\n{reason}\n```\n"
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:

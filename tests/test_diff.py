@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -178,3 +179,38 @@ def test_invalid_working_tree_is_reported(repo: Path) -> None:
     result = run_diff(repo)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "executor.instances" in result.stderr
+
+
+def test_mr_note_without_diff_uses_the_merge_requests_base(repo: Path) -> None:
+    base = git(repo, "rev-parse", "HEAD").strip()
+    edit(repo / "streams/orders.py", "instances=1,", "instances=2,")
+    preview = repo / "preview.txt"
+    preview.write_text("Previewing update (dev):\n")
+
+    def note(base_sha: str) -> str:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "spark_streams.cli",
+                "mr-note",
+                "--stack",
+                "dev",
+                "--preview",
+                str(preview),
+                "--output",
+                str(repo / "note.md"),
+                "--dry-run",
+            ],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "CI_MERGE_REQUEST_DIFF_BASE_SHA": base_sha},
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "`executor.instances`: `1` → `2`" in note(base)
+    # an unreadable base still gives the preview its note, saying why the diff is missing
+    assert "No stream diff against `0000000`" in note("0000000")
