@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -111,6 +111,20 @@ def ci_env(gitlab: FakeGitLab, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     return preview
 
 
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gitlab.utils.time.sleep", lambda _: None)
+
+
+Post = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def post(ci_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Post:
+    """Run `mr-note` for a stack in the CI environment: ``(exit code, stdout, stderr)``."""
+    return lambda stack, *extra: run_note(ci_env, stack, tmp_path, capsys, *extra)
+
+
 def run_note(
     preview: Path, stack: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str
 ) -> tuple[int, str, str]:
@@ -131,14 +145,14 @@ def run_note(
 
 
 def test_repeated_runs_leave_exactly_one_note_per_stack(
-    gitlab: FakeGitLab, ci_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    gitlab: FakeGitLab, ci_env: Path, post: Post
 ) -> None:
     # someone else's notes, enough to need several pages
     gitlab.mr_notes().extend(
         {"id": i, "body": f"review comment {i}", "system": False} for i in range(5)
     )
     for stack in ("dev", "prod", "dev", "prod", "dev"):
-        code, out, err = run_note(ci_env, stack, tmp_path, capsys, "--mask-env", "SECRET_IN_ENV")
+        code, out, err = post(stack, "--mask-env", "SECRET_IN_ENV")
         assert code == 0, err
     ours = [n for n in gitlab.mr_notes() if "spark-streams:mr-note" in n["body"]]
     assert len(ours) == 2
@@ -148,7 +162,7 @@ def test_repeated_runs_leave_exactly_one_note_per_stack(
     }
     assert "unchanged note" in out  # the third dev run had nothing new
     ci_env.write_text(PREVIEW.replace("1 => 2", "1 => 3"))
-    code, out, _ = run_note(ci_env, "dev", tmp_path, capsys)
+    code, out, _ = post("dev")
     assert code == 0 and out.startswith("updated note")
     assert len([n for n in gitlab.mr_notes() if "spark-streams:mr-note" in n["body"]]) == 2
     (dev,) = [n for n in gitlab.mr_notes() if mrnote.marker("dev") in n["body"]]
@@ -157,11 +171,7 @@ def test_repeated_runs_leave_exactly_one_note_per_stack(
 
 
 def test_no_secret_reaches_gitlab(
-    gitlab: FakeGitLab,
-    ci_env: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    gitlab: FakeGitLab, ci_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, post: Post
 ) -> None:
     monkeypatch.setenv("KAFKA_PASSWORD", "hunter2-value")
     config = tmp_path / "config.json"
@@ -171,38 +181,26 @@ def test_no_secret_reaches_gitlab(
         )
     )
     ci_env.write_text(PREVIEW + f"token {TOKEN}\n")
-    code, _, err = run_note(ci_env, "dev", tmp_path, capsys, "--secrets-from", str(config))
+    code, _, err = post("dev", "--secrets-from", str(config))
     assert code == 0, err
     (note,) = gitlab.mr_notes()
     assert "hunter2" not in note["body"] and TOKEN not in note["body"]
     assert "hunter2" not in (tmp_path / "dev.md").read_text()
 
 
-def test_transient_failures_are_retried(
-    gitlab: FakeGitLab,
-    ci_env: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr("gitlab.utils.time.sleep", lambda _: None)
+def test_transient_failures_are_retried(gitlab: FakeGitLab, post: Post) -> None:
     gitlab.failures = [502, 503]
-    code, out, err = run_note(ci_env, "dev", tmp_path, capsys)
+    code, out, err = post("dev")
     assert code == 0, err
     assert out.startswith("created note")
     assert len(gitlab.mr_notes()) == 1
 
 
 def test_a_lasting_failure_is_a_clear_error_and_writes_nothing(
-    gitlab: FakeGitLab,
-    ci_env: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    gitlab: FakeGitLab, tmp_path: Path, post: Post
 ) -> None:
-    monkeypatch.setattr("gitlab.utils.time.sleep", lambda _: None)
     gitlab.failures = [500] * 10
-    code, out, err = run_note(ci_env, "dev", tmp_path, capsys)
+    code, out, err = post("dev")
     assert code == 1 and out == ""
     assert "GitLab answered 500" in err and "Traceback" not in err
     assert str(tmp_path / "dev.md") in err
@@ -211,14 +209,10 @@ def test_a_lasting_failure_is_a_clear_error_and_writes_nothing(
 
 
 def test_a_refused_token_is_not_retried(
-    gitlab: FakeGitLab,
-    ci_env: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    gitlab: FakeGitLab, monkeypatch: pytest.MonkeyPatch, post: Post
 ) -> None:
     monkeypatch.setenv("GITLAB_TOKEN", "wrong")
-    code, _, err = run_note(ci_env, "dev", tmp_path, capsys)
+    code, _, err = post("dev")
     assert code == 1 and "401" in err
     assert len(gitlab.requests) == 1
 
@@ -242,11 +236,7 @@ def test_dry_run_prints_the_note(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_the_stack_files_own_secrets_are_masked(
-    gitlab: FakeGitLab,
-    ci_env: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    gitlab: FakeGitLab, ci_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, post: Post
 ) -> None:
     # a value pasted in plain text under `secrets`, and a ciphertext, in a scratch project
     project = tmp_path / "project"
@@ -262,7 +252,7 @@ def test_the_stack_files_own_secrets_are_masked(
     )
     monkeypatch.chdir(project)
     ci_env.write_text(PREVIEW + "echo plain-hunter2 v1:AAABBBcipher eu-west-1\n")
-    code, _, err = run_note(ci_env, "dev", tmp_path, capsys)
+    code, _, err = post("dev")
     assert code == 0, err
     (note,) = gitlab.mr_notes()
     assert "plain-hunter2" not in note["body"] and "AAABBBcipher" not in note["body"]
@@ -270,15 +260,11 @@ def test_the_stack_files_own_secrets_are_masked(
 
 
 def test_an_unreachable_gitlab_is_a_clear_error(
-    ci_env: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, post: Post
 ) -> None:
-    monkeypatch.setattr("gitlab.utils.time.sleep", lambda _: None)
     with serve() as gone:
         url = gone.url
     monkeypatch.setenv("CI_API_V4_URL", f"{url}/api/v4")  # nothing listens there any more
-    code, out, err = run_note(ci_env, "dev", tmp_path, capsys)
+    code, out, err = post("dev")
     assert code == 1 and out == ""
     assert "GitLab unreachable" in err and "Traceback" not in err
