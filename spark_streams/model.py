@@ -113,7 +113,9 @@ class Stream(SparkOverrides):
     """One Spark Structured Streaming job."""
 
     name: StreamName
-    sink: S3Uri = Field(description="Where the stream writes: s3://{lake}/<prefix>/")
+    sink: S3Uri = Field(
+        description="Where the stream writes: s3://{lake}/<prefix>/; {stream} is its identity"
+    )
     arguments: tuple[str, ...] = ()
     reads: tuple[S3Uri, ...] = Field(
         default=(), description="S3 prefixes the stream reads (Kafka and other sources need none)"

@@ -31,6 +31,9 @@ APP_FILE_SCHEMES = ("local://", "s3a://", "https://")
 _ENV_VAR = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 IAM_ROLE_NAME_MAX = 64
+# In a sink or read prefix: the stream's identity, so a copied stream file gets its own prefix.
+STREAM_PLACEHOLDER = "{stream}"
+_PLACEHOLDER = re.compile(r"\{[^}]*\}")
 
 
 class S3Location(BaseModel):
@@ -150,8 +153,8 @@ def resolve(item: StreamFile, config: StackConfig, stack: str) -> EffectiveStrea
         spark_conf=spark_conf,
         termination_grace_period_seconds=spark.termination_grace_period_seconds,
         suspend=bool(pick("suspend", False)),
-        sink=_location(stream.sink, buckets.name("lake")),
-        reads=tuple(_location(uri, buckets.name("lake")) for uri in stream.reads),
+        sink=_location(stream.sink, buckets.name("lake"), identity),
+        reads=tuple(_location(uri, buckets.name("lake"), identity) for uri in stream.reads),
         checkpoint_generation=stream.checkpoint_generation,
         checkpoint=S3Location(
             bucket=buckets.name("checkpoints"),
@@ -171,9 +174,12 @@ def iam_role_name(prefix: str, identity: str) -> str:
     return f"{name[: IAM_ROLE_NAME_MAX - 9]}-{digest}"
 
 
-def _location(uri: str, lake: str) -> S3Location:
+def _location(uri: str, lake: str, identity: str) -> S3Location:
     bucket, prefix = split_s3_uri(uri)
-    return S3Location(bucket=lake if bucket == "{lake}" else bucket, prefix=prefix)
+    return S3Location(
+        bucket=lake if bucket == "{lake}" else bucket,
+        prefix=prefix.replace(STREAM_PLACEHOLDER, identity),
+    )
 
 
 def _check_stream(item: StreamFile, config: StackConfig, stacks: set[str]) -> Iterable[Problem]:
@@ -212,11 +218,23 @@ def _check_stream(item: StreamFile, config: StackConfig, stacks: set[str]) -> It
             )
         elif not _SECRET_KEY.match(key):
             yield problem(f"secrets.{env}", f"{key!r} is not a valid Kubernetes Secret key")
+    for field, uri in [("sink", stream.sink), *_indexed("reads", stream.reads)]:
+        unknown = set(_PLACEHOLDER.findall(split_s3_uri(uri)[1])) - {STREAM_PLACEHOLDER}
+        if unknown:
+            yield problem(
+                field,
+                f"unknown placeholder {', '.join(sorted(unknown))} in {uri!r}. Fix: use "
+                f"{{lake}} for the bucket and {STREAM_PLACEHOLDER} for the stream's identity",
+            )
     for index, uri in enumerate(stream.reads):
         if not split_s3_uri(uri)[1]:
             yield problem(
                 f"reads[{index}]", "reads a whole bucket. Fix: name the prefix the stream reads"
             )
+
+
+def _indexed(field: str, values: Sequence[str]) -> list[tuple[str, str]]:
+    return [(f"{field}[{index}]", value) for index, value in enumerate(values)]
 
 
 def _check_effective(stream: EffectiveStream, config: StackConfig) -> Iterable[Problem]:

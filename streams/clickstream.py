@@ -15,7 +15,7 @@ stream = Stream(
         "--watermark",
         "10 minutes",
     ),
-    sink="s3://{lake}/raw/clickstream/",
+    sink="s3://{lake}/raw/{stream}/",
     reads=("s3://{lake}/reference/products/",),
     secrets={"KAFKA_SASL_PASSWORD": "kafka-sasl-password"},
     driver=Driver(memory="2g"),

@@ -16,7 +16,7 @@ stream = Stream(
         "--trigger",
         "1 minute",
     ),
-    sink="s3://{lake}/raw/orders/",
+    sink="s3://{lake}/raw/{stream}/",
     secrets={"KAFKA_SASL_PASSWORD": "kafka-sasl-password"},
     executor=Executor(instances=6, memory="6g", memory_overhead="1g"),
     stacks={

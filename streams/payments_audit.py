@@ -7,7 +7,7 @@ stream = Stream(
     type="Python",
     application_file="local:///opt/spark/work-dir/payments_audit.py",
     arguments=("--topic", "payments.v2"),
-    sink="s3://{lake}/audit/payments/",
+    sink="s3://{lake}/audit/{stream}/",
     secrets={"KAFKA_SASL_PASSWORD": "kafka-sasl-password"},
     stacks={"prod": StackOverride(enabled=False)},
 )

@@ -71,6 +71,22 @@ def test_a_dropped_in_stream_file_appears_with_no_other_edit(
     assert len(mine) == 5
 
 
+def test_an_example_copied_under_new_names_plans_with_its_own_prefixes(
+    capsys: pytest.CaptureFixture[str], streams_dir: Path
+) -> None:
+    source = (streams_dir / "orders.py").read_text()
+    for i in range(3):
+        (streams_dir / f"copy_{i}.py").write_text(source.replace("orders-ingest", f"copy-{i}"))
+    plan = plan_json(capsys, "--stack", "dev", "--streams-dir", str(streams_dir))
+    sinks = {
+        r["stream"]: r["inputs"]["spec"]["sparkConf"]["spark.streams.sink"]
+        for r in plan["resources"]
+        if r["type"].endswith(":SparkApplication")
+    }
+    assert sinks["copy-2"] == "s3a://acme-data-dev-lake/raw/copy-2/"
+    assert len(set(sinks.values())) == len(sinks) == 6
+
+
 def test_a_broken_stream_exits_1_with_one_paragraph_and_nothing_planned(
     capsys: pytest.CaptureFixture[str], streams_dir: Path, write_stream: StreamWriter
 ) -> None:

@@ -101,8 +101,8 @@ def test_no_s3_wildcards_and_only_own_prefixes_are_writable() -> None:
         for r in statement["Resource"]
     }
     assert written == {
-        "arn:aws:s3:::acme-data-dev-lake/raw/orders",
-        "arn:aws:s3:::acme-data-dev-lake/raw/orders/*",
+        "arn:aws:s3:::acme-data-dev-lake/raw/orders-ingest",
+        "arn:aws:s3:::acme-data-dev-lake/raw/orders-ingest/*",
         "arn:aws:s3:::acme-data-dev-checkpoints/orders-ingest/gen-0",
         "arn:aws:s3:::acme-data-dev-checkpoints/orders-ingest/gen-0/*",
         "arn:aws:s3:::acme-data-dev-event-logs/orders-ingest",

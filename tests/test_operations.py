@@ -72,7 +72,7 @@ def test_a_new_checkpoint_generation_moves_only_the_checkpoint(
     )
     conf = apps(plan(capsys, "dev", streams_dir))["orders-ingest"]["spec"]["sparkConf"]
     assert conf["spark.sql.streaming.checkpointLocation"].endswith("/orders-ingest/gen-1/")
-    assert conf["spark.streams.sink"].endswith("/raw/orders/")
+    assert conf["spark.streams.sink"].endswith("/raw/orders-ingest/")
 
 
 def test_removing_a_stream_removes_its_five_resources_and_keeps_every_bucket(

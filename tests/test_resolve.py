@@ -88,6 +88,29 @@ def test_paths_come_from_the_identity_and_generation() -> None:
     assert s.role_name == "acme-data-dev-orders"
 
 
+def test_the_stream_placeholder_is_the_identity_so_a_rename_keeps_the_sink() -> None:
+    (s,) = resolved(
+        Stream(
+            name="orders-v2",
+            renamed_from=("orders",),
+            sink="s3://{lake}/raw/{stream}/",
+            reads=("s3://{lake}/reference/{stream}/",),
+        )
+    )
+    assert s.sink.uri == "s3a://acme-data-dev-lake/raw/orders/"
+    assert s.reads[0].uri == "s3a://acme-data-dev-lake/reference/orders/"
+
+
+def test_copies_of_a_stream_file_with_new_names_get_their_own_sinks() -> None:
+    streams = [Stream(name=f"copy-{i}", sink="s3://{lake}/raw/{stream}/") for i in range(3)]
+    assert len({s.sink.uri for s in resolved(*streams)}) == 3
+
+
+def test_unknown_placeholders_are_reported() -> None:
+    (message,) = problems(Stream(name="a", sink="s3://{lake}/raw/{name}/"))
+    assert "field 'sink'" in message and "{name}" in message and "{stream}" in message
+
+
 def test_long_role_names_are_shortened_stably_within_iam_limits() -> None:
     name = iam_role_name("p" * 42, "s" * 40)
     assert len(name) == 64
