@@ -263,12 +263,19 @@ def _check_effective(stream: EffectiveStream, config: StackConfig) -> Iterable[P
                 f"overhead {overhead} is larger than memory {resources.memory}. Fix: lower "
                 "memory_overhead or raise memory",
             )
-    reserved = [k for k in stream.spark_conf if k in _RESERVED_CONF]
-    for key in reserved:
-        yield problem(
-            f"spark_conf.{key}",
-            "is set by spark-streams (checkpoint, event log, credentials). Fix: remove it",
-        )
+    for key in stream.spark_conf:
+        if key in _RESERVED_CONF:
+            yield problem(
+                f"spark_conf.{key}",
+                "is set by spark-streams (checkpoint, event log, credentials). Fix: remove it",
+            )
+        elif _SECRET_CONF.search(key):
+            yield problem(
+                f"spark_conf.{key}",
+                "looks like a secret, and Spark conf is plain text in the plan and the cluster. "
+                "Fix: pulumi config set --secret --path 'secrets.<key>' <value>, then "
+                "secrets={'ENV_VAR': '<key>'} in the stream",
+            )
 
 
 # Keys the components own: a stream overriding them would break its isolation or its identity.
@@ -283,6 +290,10 @@ _RESERVED_CONF = frozenset(
         "spark.kubernetes.namespace",
     }
 )
+
+
+# Spark's own default `spark.redaction.regex`: keys Spark itself treats as secrets.
+_SECRET_CONF = re.compile(r"(?i)secret|password|token|access[.]?key")
 
 
 # Names of shared objects in the namespace that a stream's service account would collide with.

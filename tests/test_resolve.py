@@ -166,6 +166,15 @@ def test_long_role_names_are_shortened_stably_within_iam_limits() -> None:
             "remove it",
         ),
         (
+            Stream(
+                name="a",
+                sink="s3://{lake}/a/",
+                stacks={"dev": StackOverride(spark_conf={"spark.kafka.sasl.password": "x"})},
+            ),
+            "spark_conf.spark.kafka.sasl.password",
+            "secrets={'ENV_VAR'",
+        ),
+        (
             Stream(name="a", sink="s3://{lake}/a/", reads=("s3://other",)),
             "reads[0]",
             "name the prefix",

@@ -118,6 +118,10 @@ CATALOGUE = {
     "negative_generation": ("name='neg', checkpoint_generation=-1", "checkpoint_generation"),
     "arguments_not_strings": ("name='args', arguments=('--n', 3)", "arguments[1]"),
     "unknown_secret": ("name='secret', secrets={'TOKEN': 'nope'}", "secrets.TOKEN"),
+    "secret_in_conf": (
+        "name='conf-secret', spark_conf={'spark.kafka.password': 'x'}",
+        "spark_conf.spark.kafka.password",
+    ),
 }
 
 
