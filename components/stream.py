@@ -78,6 +78,10 @@ class Stream(pulumi.ComponentResource):
             kind=sparkapp.KIND,
             metadata={"name": stream.name, "namespace": stream.namespace, "labels": labels},
             spec=sparkapp.spec(stream, args.monitoring),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, *args.requires]),
+            # A replacement (e.g. a rename) must stop the old driver before the new one starts:
+            # two queries on one checkpoint corrupt it.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[account, *args.requires], delete_before_replace=True
+            ),
         )
         self.register_outputs({"roleArn": self.role.arn, "checkpoint": stream.checkpoint.uri})

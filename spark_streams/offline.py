@@ -40,6 +40,8 @@ class PlannedResource:
     parent: str | None
     stream: str | None
     protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
     dependencies: list[str]
     inputs: dict[str, Any]
 
@@ -188,6 +190,8 @@ def _plan(stack: str, monitor: _Monitor, streams: Sequence[EffectiveStream]) -> 
                 parent=parent,
                 stream=stream,
                 protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                delete_before_replace=bool(request.deleteBeforeReplace),
                 dependencies=sorted(set(request.dependencies)),
                 inputs=masked(monitor.offline_mocks.inputs.get((request.type, request.name), {})),
             )

@@ -33,7 +33,18 @@ def test_plan_json_holds_every_resource_with_the_contract_fields(
 ) -> None:
     plan = plan_json(capsys, "--stack", "dev")
     assert plan["stack"] == "dev"
-    fields = {"urn", "type", "name", "parent", "stream", "protect", "dependencies", "inputs"}
+    fields = {
+        "urn",
+        "type",
+        "name",
+        "parent",
+        "stream",
+        "protect",
+        "retain_on_delete",
+        "delete_before_replace",
+        "dependencies",
+        "inputs",
+    }
     assert all(fields <= set(r) for r in plan["resources"])
     urns = {r["urn"] for r in plan["resources"]}
     assert all(set(r["dependencies"]) <= urns for r in plan["resources"])
@@ -52,6 +63,9 @@ def test_prod_plan_protects_its_data(capsys: pytest.CaptureFixture[str]) -> None
     plan = plan_json(capsys, "--stack", "prod")
     protected = {r["name"] for r in plan["resources"] if r["protect"]}
     assert {"data-lake", "data-checkpoints", "data-key"} <= protected
+    retained = {r["name"] for r in plan["resources"] if r["retain_on_delete"]}
+    assert {"data-lake", "data-checkpoints", "data-key"} <= retained
+    assert "data-event-logs" not in protected | retained
     # payments-audit is disabled in prod
     assert "payments-audit" not in {r["stream"] for r in plan["resources"]}
 

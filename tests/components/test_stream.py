@@ -108,3 +108,9 @@ def test_a_rename_keeps_every_urn() -> None:
         conf["spark.sql.streaming.checkpointLocation"]
         == "s3a://acme-data-prod-checkpoints/orders/gen-0/"
     )
+
+
+def test_a_replaced_application_is_deleted_before_its_successor_starts(orders: Plan) -> None:
+    # Two drivers on one checkpoint would corrupt it (e.g. during a rename).
+    app = one(orders, "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication", "orders-app")
+    assert app.delete_before_replace
