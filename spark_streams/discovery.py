@@ -1,12 +1,14 @@
 """Finding the streams: every ``*.py`` file in the streams directory holds one :class:`Stream`.
 
-Files are compiled and executed directly (no import system, no ``__pycache__`` written into the
-user's directory). Every failing file is reported, not just the first one.
+Files are compiled and executed directly (no ``__pycache__`` written into the user's directory);
+they may import ``_*.py`` helpers beside them. Every failing file is reported, not just the
+first one.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +37,11 @@ def display_path(path: Path) -> str:
 
 
 def stream_paths(directory: Path) -> list[Path]:
-    """Stream files, in name order; ``_helpers.py`` and ``__init__.py`` are not streams."""
+    """Stream files, in name order; ``_helpers.py`` and ``__init__.py`` are not streams.
+
+    A ``*.py`` that is not a readable file (a directory, a dangling link) is still listed, so
+    that it is reported rather than silently skipped.
+    """
     return sorted(p for p in directory.glob("*.py") if not p.name.startswith("_"))
 
 
@@ -46,19 +52,44 @@ def load_streams(directory: Path) -> tuple[list[StreamFile], list[Problem]]:
         ]
     loaded: list[StreamFile] = []
     problems: list[Problem] = []
-    for path in stream_paths(directory):
-        stream, found = _load_file(path)
-        problems.extend(found)
-        if stream is not None:
-            loaded.append(StreamFile(path, stream))
+    # Stream files may share constants through `_helpers.py` beside them.
+    root = directory.resolve()
+    sys.path.insert(0, str(root))
+    write_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        for path in stream_paths(directory):
+            stream, found = _load_file(path)
+            problems.extend(found)
+            if stream is not None:
+                loaded.append(StreamFile(path, stream))
+    finally:
+        sys.path.remove(str(root))
+        sys.dont_write_bytecode = write_bytecode
+        # Forget those helpers: another streams directory may have its own of the same name.
+        for name, module in list(sys.modules.items()):
+            origin = getattr(module, "__file__", None)
+            if origin and Path(origin).resolve().parent == root:
+                del sys.modules[name]
     return loaded, problems
 
 
 def _load_file(path: Path) -> tuple[Stream | None, list[Problem]]:
     label = display_path(path)
-    source = path.read_text()
+    try:
+        source = path.read_bytes()
+    except OSError as error:
+        return None, [
+            Problem(
+                label,
+                None,
+                None,
+                f"cannot be read ({error.strerror}). Fix: make it a readable Python file, or "
+                "remove it",
+            )
+        ]
     namespace: dict[str, object] = {"__name__": f"streams.{path.stem}", "__file__": str(path)}
     try:
+        # Bytes, so that Python itself honours a coding line or reports a bad encoding.
         code = compile(source, str(path), "exec")
         exec(code, namespace)
     except ValidationError as error:
@@ -67,10 +98,10 @@ def _load_file(path: Path) -> tuple[Stream | None, list[Problem]]:
             from_validation_error(error, file=label, stream=_declared_name(source), prefix=where)
         )
     except SyntaxError as error:
-        return None, [
-            Problem(label, None, None, f"line {error.lineno}: {error.msg}. Fix: correct the syntax")
-        ]
-    except Exception as error:
+        at = f"line {error.lineno}: " if error.lineno else ""
+        return None, [Problem(label, None, None, f"{at}{error.msg}. Fix: correct the syntax")]
+    except (Exception, SystemExit) as error:
+        # SystemExit too: a stream file must not end the whole plan (or pick its exit code).
         line = _failing_line(error, path)
         at = f"line {line}: " if line else ""
         return None, [
@@ -79,7 +110,8 @@ def _load_file(path: Path) -> tuple[Stream | None, list[Problem]]:
                 _declared_name(source),
                 None,
                 f"fails to import: {at}{type(error).__name__}: {error}. Fix: make the file "
-                "importable on its own (stream files may import only installed packages)",
+                "importable (stream files may import installed packages and `_*.py` helpers beside "
+                "them)",
             )
         ]
     streams = [value for value in namespace.values() if isinstance(value, Stream)]
@@ -104,11 +136,11 @@ def _failing_line(error: BaseException, path: Path) -> int | None:
     return line
 
 
-def _declared_name(source: str) -> str | None:
+def _declared_name(source: bytes) -> str | None:
     """The ``name=`` a broken file gives its Stream, so the report can name the stream."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # ValueError: NUL bytes
         return None
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _callee(node) == "Stream":
@@ -126,7 +158,7 @@ def _callee(node: ast.Call) -> str | None:
     return None
 
 
-def _locate(source: str, model: str, line: int | None) -> str:
+def _locate(source: bytes, model: str, line: int | None) -> str:
     """Dotted path (e.g. ``stacks.dev.executor``) of the ``model(...)`` call that failed.
 
     A nested settings object (``Executor(cores=1.5)``) fails before the Stream exists, so its

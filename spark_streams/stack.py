@@ -29,11 +29,16 @@ def stack_values() -> dict[str, Any]:
 
 
 def config_value(raw: str) -> Any:
-    """A config value as the program reads it: objects, numbers and booleans are JSON."""
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
+    """A config value as the program reads it: objects and lists arrive as JSON text.
+
+    Every other key of ours is a string, so ``clusterName: "1234"`` stays the string "1234".
+    """
+    if raw.startswith(("{", "[")):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    return raw
 
 
 def secret_values() -> pulumi.Output[dict[str, str]] | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pulumi
 import pytest
 
 from spark_streams.config import SECRET_PLACEHOLDER, parse_stack_config, read_stack_values
 from spark_streams.problems import InvalidInputError
+from spark_streams.stack import stack_values
 from tests.conftest import PROJECT, stack_config
 
 
@@ -54,3 +56,26 @@ def test_unknown_keys_are_rejected() -> None:
     values = valid()
     values["bukets"] = {}
     assert any("field 'bukets'" in m for m in problems(values))
+
+
+def test_the_program_reads_objects_as_json_and_strings_as_they_are() -> None:
+    pulumi.runtime.set_all_config(
+        {
+            "spark-streams:clusterName": "1234",
+            "spark-streams:awsRegion": "eu-west-1",
+            "spark-streams:buckets": '{"prefix": "acme", "protect": true}',
+            "spark-streams:secrets": '{"kafka": "hunter2"}',
+            "aws:region": "us-east-1",
+        },
+        secret_keys=["spark-streams:secrets"],
+    )
+    try:
+        values = stack_values()
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    assert values == {
+        "awsRegion": "eu-west-1",
+        "buckets": {"prefix": "acme", "protect": True},
+        "clusterName": "1234",
+        "secrets": {"kafka": SECRET_PLACEHOLDER},
+    }

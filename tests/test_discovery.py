@@ -91,3 +91,46 @@ def test_files_that_fail_or_define_no_stream_are_reported(tmp_path: Path) -> Non
 def test_a_missing_directory_is_reported(tmp_path: Path) -> None:
     (message,) = messages(tmp_path / "nope")
     assert "not found" in message
+
+
+def test_helpers_beside_the_streams_can_be_imported_and_do_not_leak_between_directories(
+    tmp_path: Path,
+) -> None:
+    for team in ("a", "b"):
+        directory = tmp_path / team
+        directory.mkdir()
+        (directory / "_shared.py").write_text(f"PREFIX = 'raw-{team}'\n")
+        (directory / "one.py").write_text(
+            "from _shared import PREFIX\n"
+            "from spark_streams.model import Stream\n"
+            "stream = Stream(name=PREFIX, sink=f's3://{{lake}}/{PREFIX}/')\n"
+        )
+        loaded, problems = load_streams(directory)
+        assert problems == []
+        assert [s.stream.name for s in loaded] == [f"raw-{team}"]
+        assert not (directory / "__pycache__").exists()
+
+
+def test_files_that_cannot_be_read_are_reported_not_raised(tmp_path: Path) -> None:
+    (tmp_path / "folder.py").mkdir()
+    (tmp_path / "dangling.py").symlink_to(tmp_path / "gone.py")
+    found = messages(tmp_path)
+    assert len(found) == 2
+    assert all("cannot be read" in m and "Fix:" in m for m in found)
+
+
+def test_encodings_follow_python_rules(tmp_path: Path) -> None:
+    body = "from spark_streams.model import Stream\nstream = Stream(name='caf', sink='s3://{lake}/caf\xe9/')\n"
+    (tmp_path / "declared.py").write_bytes(b"# -*- coding: latin-1 -*-\n" + body.encode("latin-1"))
+    (tmp_path / "undeclared.py").write_bytes(body.replace("caf'", "cafe'").encode("latin-1"))
+    (tmp_path / "nul.py").write_bytes(b"x = 1\0\n")
+    loaded, problems = load_streams(tmp_path)
+    assert [s.stream.name for s in loaded] == ["caf"]
+    assert sorted(p.file.rsplit("/", 1)[-1] for p in problems) == ["nul.py", "undeclared.py"]
+    assert all("Fix:" in p.message and "None" not in p.message for p in problems)
+
+
+def test_a_stream_file_cannot_end_the_plan(tmp_path: Path) -> None:
+    (tmp_path / "quits.py").write_text("import sys\nsys.exit(3)\n")
+    (message,) = messages(tmp_path)
+    assert "fails to import: line 2: SystemExit: 3" in message
