@@ -78,21 +78,47 @@ def buckets_hardened(resources: Iterable[Resource], report: Report) -> None:
 
 
 def no_s3_wildcards(resource: Resource, report: Report) -> None:
-    """No ``s3:*`` (or ``*``) action and no S3 action on every bucket or object."""
+    """S3 access is granted by name: no wildcard action, bucket or key, no NotAction/NotResource.
+
+    One trailing ``*`` after a ``/`` ("everything under this prefix") is the only wildcard
+    allowed, on a bucket and prefix that are themselves literal.
+    """
     raw = resource.props.get("policy")
     if not isinstance(raw, str):
         return  # not known at preview: checked again on update
-    for statement in json.loads(raw).get("Statement", []):
+    statements = json.loads(raw).get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
         if statement.get("Effect") != "Allow":
             continue
+        for negation in ("NotAction", "NotResource"):
+            if negation in statement:
+                report(f"{resource.name}: an Allow with {negation} grants everything else")
         actions = _as_list(statement.get("Action"))
-        targets = _as_list(statement.get("Resource"))
-        if {"*", "s3:*"} & set(actions):
-            report(f"{resource.name}: grants {', '.join(actions)}; list the S3 actions needed")
-        if any(a.startswith("s3:") for a in actions) and any(
-            t in ("*", "arn:aws:s3:::*", "arn:aws:s3:::*/*") for t in targets
-        ):
-            report(f"{resource.name}: S3 access on every bucket; name the buckets and prefixes")
+        s3_actions = [a for a in actions if a == "*" or a.lower().startswith("s3:")]
+        wild = [a for a in s3_actions if _WILDCARD.search(a)]
+        if wild:
+            report(f"{resource.name}: grants {', '.join(wild)}; list the S3 actions needed")
+        if not s3_actions:
+            continue
+        broad = [t for t in _as_list(statement.get("Resource")) if _broad_s3_resource(t)]
+        if broad:
+            report(
+                f"{resource.name}: S3 access on {', '.join(broad)}; name the bucket and prefix "
+                "(only a trailing '/*' may follow them)"
+            )
+
+
+_WILDCARD = re.compile(r"[*?]")
+
+
+def _broad_s3_resource(arn: str) -> bool:
+    if arn == "*":
+        return True
+    if not arn.startswith("arn:aws:s3:::"):
+        return False
+    bucket, _, key = arn.removeprefix("arn:aws:s3:::").partition("/")
+    key = key.removesuffix("*") if key.endswith("/*") or key == "*" else key
+    return bool(_WILDCARD.search(bucket) or _WILDCARD.search(key))
 
 
 def spark_application_well_formed(

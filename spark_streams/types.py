@@ -16,6 +16,7 @@ STREAM_NAME_MAX = 40
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _MEMORY = re.compile(r"^[1-9][0-9]*[kmgt]$")
 _S3_URI = re.compile(r"^s3a?://(?P<bucket>\{lake\}|[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?P<key>/.*)?$")
+_IAM_SPECIAL = re.compile(r"[*?$\s]")
 _CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
 _DURATION_S = re.compile(r"^[0-9]+$")
 
@@ -48,6 +49,14 @@ def _s3_uri(value: str) -> str:
         raise ValueError(
             f"{value!r} is not an S3 URI; write 's3://{{lake}}/<prefix>/' for the data lake "
             "or 's3://<bucket>/<prefix>/'"
+        )
+    special = sorted(set(_IAM_SPECIAL.findall(value)))
+    if special:
+        # The prefix lands in IAM resource ARNs, where these would match other streams' data.
+        shown = ", ".join(repr(c) for c in special)
+        raise ValueError(
+            f"{value!r} holds {shown}, which IAM reads as a wildcard or variable (or S3 as a "
+            "space); write the literal prefix, e.g. 's3://{lake}/raw/orders/'"
         )
     return value
 

@@ -81,10 +81,27 @@ def policy(statement: dict[str, Any]) -> Res:
         {"Action": ["s3:GetObject"], "Resource": "*"},
         {"Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::*"]},
         {"Action": "*", "Resource": "arn:aws:s3:::b"},
+        {"Action": "s3:Put*", "Resource": "arn:aws:s3:::b/p/*"},
+        {"Action": "S3:*", "Resource": "arn:aws:s3:::b/p/*"},
+        {"Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-*/p/*"},
+        {"Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/raw/orders-inges?/*"},
+        {"Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/raw/*/x"},
+        {"NotAction": "iam:*", "Resource": "arn:aws:s3:::b/p/*"},
+        {"Action": "s3:GetObject", "NotResource": "arn:aws:s3:::b/p/*"},
     ],
 )
 def test_wildcard_s3_access_is_refused(statement: dict[str, Any]) -> None:
     assert violations(rules.no_s3_wildcards, policy(statement))
+
+
+def test_a_single_statement_object_is_read_too() -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+    }
+    assert violations(
+        rules.no_s3_wildcards, Res(rules.ROLE_POLICIES[0], {"policy": json.dumps(document)})
+    )
 
 
 def test_named_s3_access_passes() -> None:

@@ -67,3 +67,15 @@ def test_s3_uris_split_into_bucket_and_directory_prefix(bucket: str, parts: list
 def test_non_s3_uris_are_rejected(uri: str) -> None:
     with pytest.raises(ValidationError, match="not an S3 URI"):
         uris.validate_python(uri)
+
+
+@given(
+    st.sampled_from(["s3://{lake}/raw/", "s3://acme-lake/raw/orders"]),
+    st.sampled_from(list("*?$ \t")),
+    st.text(alphabet="abc/-", max_size=5),
+)
+def test_iam_wildcards_and_variables_never_reach_a_prefix(
+    base: str, special: str, tail: str
+) -> None:
+    with pytest.raises(ValidationError, match="wildcard"):
+        uris.validate_python(f"{base}{special}{tail}")
