@@ -14,7 +14,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from spark_streams.model import STRICT, AppType, Driver, Executor, RestartPolicy, Toleration
-from spark_streams.problems import InvalidInputError, from_validation_error
+from spark_streams.problems import InvalidInputError, Problem, display_path, from_validation_error
 from spark_streams.types import Count
 
 PROJECT = "spark-streams"
@@ -143,12 +143,38 @@ def read_stack_values(project_dir: Path, stack: str) -> tuple[dict[str, Any], se
     :data:`SECRET_PLACEHOLDER`; only their presence matters offline.
     """
     path = stack_file(project_dir, stack)
-    document = yaml.safe_load(path.read_text()) or {}
-    raw: dict[str, Any] = document.get("config") or {}
+    label = display_path(path)
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        at = f"line {where.line + 1}: " if where else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise InvalidInputError(
+            [Problem(label, None, None, f"{at}{problem}. Fix: correct the YAML syntax")]
+        ) from None
+    if not isinstance(document, dict):
+        raise InvalidInputError(
+            [Problem(label, None, None, "is not a mapping. Fix: start the file with `config:`")]
+        )
+    raw = document.get("config") or {}
+    if not isinstance(raw, dict):
+        raise InvalidInputError(
+            [
+                Problem(
+                    label,
+                    None,
+                    "config",
+                    "is not a mapping. Fix: write one `spark-streams:<key>: <value>` per line "
+                    "under `config:` (see Pulumi.yaml)",
+                )
+            ]
+        )
     values: dict[str, Any] = {}
     secret: set[str] = set()
     prefix = f"{PROJECT}:"
     for key, value in raw.items():
+        key = str(key)
         if not key.startswith(prefix):
             continue
         name = key[len(prefix) :]

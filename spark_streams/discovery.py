@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from spark_streams.model import Stream
-from spark_streams.problems import Problem, from_validation_error
+from spark_streams.problems import Problem, display_path, from_validation_error
 
 
 @dataclass(frozen=True)
@@ -27,13 +27,6 @@ class StreamFile:
     @property
     def label(self) -> str:
         return display_path(self.path)
-
-
-def display_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def stream_paths(directory: Path) -> list[Path]:
@@ -50,6 +43,19 @@ def load_streams(directory: Path) -> tuple[list[StreamFile], list[Problem]]:
         return [], [
             Problem(str(directory), None, None, "streams directory not found; pass --streams-dir")
         ]
+    paths = stream_paths(directory)
+    if not paths:
+        # Planned as it is, an empty directory would delete every stream of the stack.
+        return [], [
+            Problem(
+                display_path(directory),
+                None,
+                None,
+                "holds no stream files. Fix: pass --streams-dir (or set streamsDir) to the "
+                "directory of stream files; to stop a stream in one stack, keep its file with "
+                "stacks={'<stack>': StackOverride(enabled=False)}",
+            )
+        ]
     loaded: list[StreamFile] = []
     problems: list[Problem] = []
     # Stream files may share constants through `_helpers.py` beside them.
@@ -57,7 +63,7 @@ def load_streams(directory: Path) -> tuple[list[StreamFile], list[Problem]]:
     sys.path.insert(0, str(root))
     write_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
-        for path in stream_paths(directory):
+        for path in paths:
             stream, found = _load_file(path)
             problems.extend(found)
             if stream is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -23,10 +24,21 @@ _FIXES = {
     "literal_error": "use one of the values listed",
     "string_type": "write a string in quotes",
     "bool_type": "write true or false",
+    "bool_parsing": "write true or false",
+    "model_type": "write a mapping of its settings (see Pulumi.yaml)",
+    "model_attributes_type": "write a mapping of its settings (see Pulumi.yaml)",
     "dict_type": "write a mapping",
     "tuple_type": "write a list",
     "list_type": "write a list",
 }
+
+
+def display_path(path: Path) -> str:
+    """``path`` as the user would write it: relative to where they run the command."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,8 @@ class Problem:
             parts.append(f"stream '{self.stream}'")
         if self.field:
             parts.append(f"field '{self.field}'")
-        return f"{': '.join(parts)}: {self.message}"
+        # One line per problem, whatever a stream file's exception said.
+        return f"{': '.join(parts)}: {' '.join(self.message.split())}"
 
 
 class InvalidInputError(Exception):
@@ -81,9 +94,18 @@ def _field_path(prefix: str, detail: ErrorDetails) -> str | None:
 
 def _describe(detail: ErrorDetails) -> str:
     message = detail["msg"].removeprefix("Value error, ")
+    if detail["type"] in ("model_type", "model_attributes_type"):
+        message = f"Input should be a mapping; got {detail['input']!r}"  # not our class name
     if detail["type"] == "literal_error":
-        return f"{message}; got {detail['input']!r}"
+        quote = "; quote it" if not isinstance(detail["input"], str) else ""
+        return f"{message}; got {detail['input']!r}{quote}"
     fix = _FIXES.get(detail["type"])
-    if detail["type"] in ("int_type", "int_from_float", "int_parsing", "greater_than_equal"):
+    if detail["type"] in (
+        "int_type",
+        "int_from_float",
+        "int_parsing",
+        "greater_than_equal",
+        "bool_parsing",
+    ):
         message = f"{message}; got {detail['input']!r}"
     return f"{message}. Fix: {fix}" if fix else message

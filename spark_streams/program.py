@@ -19,9 +19,9 @@ from spark_streams.config import (
     parse_stack_config,
     stack_file,
 )
-from spark_streams.discovery import display_path, load_streams
-from spark_streams.problems import InvalidInputError, Problem
-from spark_streams.resolve import EffectiveStream, resolve_all
+from spark_streams.discovery import load_streams
+from spark_streams.problems import InvalidInputError, Problem, display_path
+from spark_streams.resolve import EffectiveStream, check_names, resolve_all
 
 Inputs = tuple[StackConfig, list[EffectiveStream]]
 _Key = tuple[Path, str, str, Path | None]
@@ -71,7 +71,8 @@ def load_inputs(
     files, found = load_streams(directory)
     problems.extend(found)
     if config is None:
-        raise InvalidInputError(problems)
+        # What can be checked without the stack config still is: all problems at once.
+        raise InvalidInputError([*problems, *check_names(files)])
     try:
         streams = resolve_all(files, config, stack, known_stacks(project_dir))
     except InvalidInputError as error:

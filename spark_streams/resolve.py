@@ -99,7 +99,7 @@ def resolve_all(
         if found or (override is not None and not override.enabled):
             continue
         resolved.append(resolve(item, config, stack))
-    problems.extend(_check_names(files))
+    problems.extend(check_names(files))
     problems.extend(_check_sinks(resolved))
     for stream in resolved:
         problems.extend(_check_effective(stream, config))
@@ -263,17 +263,17 @@ def _check_effective(stream: EffectiveStream, config: StackConfig) -> Iterable[P
                 f"overhead {overhead} is larger than memory {resources.memory}. Fix: lower "
                 "memory_overhead or raise memory",
             )
-    for key in stream.spark_conf:
+    for key, value in stream.spark_conf.items():
         if key in _RESERVED_CONF:
             yield problem(
                 f"spark_conf.{key}",
                 "is set by spark-streams (checkpoint, event log, credentials). Fix: remove it",
             )
-        elif _SECRET_CONF.search(key):
+        elif _SECRET_CONF.search(key) or _SECRET_CONF.search(value):
             yield problem(
                 f"spark_conf.{key}",
-                "looks like a secret, and Spark conf is plain text in the plan and the cluster. "
-                "Fix: pulumi config set --secret --path 'secrets.<key>' <value>, then "
+                "looks like (or holds) a secret, and Spark conf is plain text in the plan and "
+                "the cluster. Fix: pulumi config set --secret --path 'secrets.<key>' <value>, then "
                 "secrets={'ENV_VAR': '<key>'} in the stream",
             )
 
@@ -292,7 +292,7 @@ _RESERVED_CONF = frozenset(
 )
 
 
-# Spark's own default `spark.redaction.regex`: keys Spark itself treats as secrets.
+# Spark's own default `spark.redaction.regex`: keys and values Spark itself treats as secrets.
 _SECRET_CONF = re.compile(r"(?i)secret|password|token|access[.]?key")
 
 
@@ -300,7 +300,7 @@ _SECRET_CONF = re.compile(r"(?i)secret|password|token|access[.]?key")
 RESERVED_NAMES = frozenset({"spark-history-server", "spark-operator", "default"})
 
 
-def _check_names(files: Sequence[StreamFile]) -> Iterable[Problem]:
+def check_names(files: Sequence[StreamFile]) -> Iterable[Problem]:
     """A name or earlier name used by two streams would make them share resources."""
     owners: dict[str, StreamFile] = {}
     for item in files:

@@ -175,6 +175,15 @@ def test_long_role_names_are_shortened_stably_within_iam_limits() -> None:
             "secrets={'ENV_VAR'",
         ),
         (
+            Stream(
+                name="a",
+                sink="s3://{lake}/a/",
+                spark_conf={"spark.kafka.sasl.jaas.config": 'Plain required password="x";'},
+            ),
+            "spark_conf.spark.kafka.sasl.jaas.config",
+            "secrets={'ENV_VAR'",
+        ),
+        (
             Stream(name="a", sink="s3://{lake}/a/", reads=("s3://other",)),
             "reads[0]",
             "name the prefix",

@@ -122,6 +122,13 @@ CATALOGUE = {
         "name='conf-secret', spark_conf={'spark.kafka.password': 'x'}",
         "spark_conf.spark.kafka.password",
     ),
+    "secret_in_conf_value": (
+        "name='conf-value', spark_conf={'spark.x.jaas': 'password=\"x\"'}",
+        "spark_conf.spark.x.jaas",
+    ),
+    "wildcard_sink": ("name='wild', sink='s3://{lake}/raw/orders-inges?/'", "sink"),
+    "wildcard_read": ("name='wild-read', reads=('s3://{lake}/*',)", "reads[0]"),
+    "iam_variable": ("name='variable', sink='s3://{lake}/${aws:username}/'", "sink"),
 }
 
 
@@ -186,3 +193,46 @@ def test_bad_stack_config_exits_1_naming_the_key(edit: Any, field: str, tmp_path
     assert result.returncode == 1
     assert result.stdout == "" and "Traceback" not in result.stderr
     assert f"Pulumi.dev.yaml: field '{field}'" in result.stderr
+
+
+def test_a_stack_config_that_is_not_yaml_or_not_a_mapping_is_reported(tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    stack = project / "Pulumi.dev.yaml"
+    for text, expected in (
+        ("config:\n  spark-streams:awsRegion: [eu-west-1\n", "line 3"),
+        ("config:\n  - 1\n  - 2\n", "field 'config': is not a mapping"),
+        ("- config\n", "is not a mapping"),
+    ):
+        stack.write_text(text)
+        result = cli(project, "plan", "--stack", "dev")
+        assert result.returncode == 1, result.stderr
+        assert result.stdout == "" and "Traceback" not in result.stderr
+        assert "Pulumi.dev.yaml" in result.stderr and expected in result.stderr
+        assert "Fix:" in result.stderr
+
+
+def test_name_clashes_are_reported_with_a_broken_stack_config(tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    stack = project / "Pulumi.dev.yaml"
+    document = yaml.safe_load(stack.read_text())
+    document["config"].pop("spark-streams:clusterName")
+    stack.write_text(yaml.safe_dump(document))
+    shutil.copy(project / "streams" / "orders.py", project / "streams" / "orders_copy.py")
+    result = cli(project, "plan", "--stack", "dev")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "field 'clusterName'" in result.stderr
+    assert "orders_copy.py: stream 'orders-ingest': field 'name'" in result.stderr
+
+
+def test_an_empty_streams_directory_is_refused_not_planned_as_no_streams(tmp_path: Path) -> None:
+    result = cli(PROJECT, "plan", "--stack", "dev", "--streams-dir", str(tmp_path))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "holds no stream files" in result.stderr and "--streams-dir" in result.stderr
+
+
+def test_a_multi_line_error_stays_one_line_per_problem(tmp_path: Path) -> None:
+    (tmp_path / "shouty.py").write_text("raise RuntimeError('first\\nsecond')\n")
+    result = cli(PROJECT, "plan", "--stack", "dev", "--streams-dir", str(tmp_path))
+    assert result.returncode == 1
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("  - ")]
+    assert "first second" in line
