@@ -112,6 +112,9 @@ class HistoryServer(pulumi.ComponentResource):
                     "metadata": {"labels": labels},
                     "spec": {
                         "service_account_name": NAME,
+                        # It reads S3 through IRSA's own token and never calls the Kubernetes
+                        # API, so it gets no API token (and so none of the driver RBAC).
+                        "automount_service_account_token": False,
                         "security_context": {"fs_group": SPARK_UID},
                         "containers": [container(args)],
                     },

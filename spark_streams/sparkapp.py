@@ -53,9 +53,8 @@ def spark_conf(stream: EffectiveStream) -> dict[str, str]:
         "spark.eventLog.rolling.enabled": "true",
         "spark.eventLog.rolling.maxFileSize": "128m",
         "spark.sql.streaming.metricsEnabled": "true",
-        # A resubmission sends SIGTERM: let executors hand over and the query end its batch.
+        # A resubmission sends SIGTERM: executors hand their blocks over before they go.
         "spark.decommission.enabled": "true",
-        "spark.streaming.stopGracefullyOnShutdown": "true",
         "spark.kubernetes.executor.deleteOnTermination": "true",
     }
 

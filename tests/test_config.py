@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pulumi
 import pytest
+import yaml
 
-from spark_streams.config import SECRET_PLACEHOLDER, parse_stack_config, read_stack_values
+from spark_streams.config import (
+    SECRET_PLACEHOLDER,
+    StackConfig,
+    parse_stack_config,
+    read_stack_values,
+)
 from spark_streams.problems import InvalidInputError
 from spark_streams.stack import stack_values
 from tests.conftest import PROJECT, stack_config
@@ -79,3 +85,17 @@ def test_the_program_reads_objects_as_json_and_strings_as_they_are() -> None:
         "clusterName": "1234",
         "secrets": {"kafka": SECRET_PLACEHOLDER},
     }
+
+
+def test_pulumi_yaml_declares_every_stack_key_and_requires_only_the_required_ones() -> None:
+    declared = yaml.safe_load((PROJECT / "Pulumi.yaml").read_text())["config"]
+    fields = {field.alias or name: field for name, field in StackConfig.model_fields.items()}
+    assert set(declared) == set(fields)
+    for key, declaration in declared.items():
+        # `pulumi up` refuses a stack that lacks a declared key with no default
+        assert ("default" in declaration) == (not fields[key].is_required()), key
+        if "default" in declaration:
+            parse_stack_config(
+                {**read_stack_values(PROJECT, "dev")[0], key: declaration["default"]},
+                file="Pulumi.yaml",
+            )

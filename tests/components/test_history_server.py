@@ -42,3 +42,5 @@ def test_history_server_reads_each_streams_event_logs_and_nothing_else() -> None
         deployment.inputs["spec"]["template"]["spec"]["serviceAccountName"]
         == "spark-history-server"
     )
+    # the namespace's driver RBAC is bound to every service account: this pod holds no API token
+    assert deployment.inputs["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
