@@ -52,6 +52,35 @@ def test_spark_applications_are_valid_v1beta2(
         assert "fs.s3a.aws.credentials.provider" in spec["hadoopConf"]
 
 
+def undeclared(value: Any, schema: dict[str, Any], path: str = "") -> list[str]:
+    """Fields the CRD does not declare: the API server would drop them without a word."""
+    if isinstance(value, list):
+        items = schema.get("items", {})
+        return [f for i, v in enumerate(value) for f in undeclared(v, items, f"{path}[{i}]")]
+    if not isinstance(value, dict) or schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    properties = schema.get("properties")
+    found: list[str] = []
+    for key, item in value.items():
+        if properties is not None and key in properties:
+            found += undeclared(item, properties[key], f"{path}.{key}")
+        elif isinstance(schema.get("additionalProperties"), dict):
+            found += undeclared(item, schema["additionalProperties"], f"{path}.{key}")
+        elif properties is not None:
+            found.append(f"{path}.{key}")
+    return found
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_spark_applications_use_only_fields_the_crd_declares(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for app in apps(render(stack, capsys)):
+        assert undeclared(app, SCHEMA) == []
+        app["spec"]["driver"]["memoryy"] = "1g"
+        assert undeclared(app, SCHEMA) == [".spec.driver.memoryy"]
+
+
 def test_the_schema_check_catches_the_old_string_restart_policy(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
