@@ -26,6 +26,7 @@ from spark_streams.resolve import EffectiveStream
 from spark_streams.stack import stack_values
 
 STREAM_TYPE = f"{PROJECT}:streaming:Stream"
+_STACK_TYPE = "pulumi:pulumi:Stack"
 
 
 def unknown(what: str) -> str:
@@ -105,6 +106,17 @@ class _Monitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.offline_mocks = mocks
         self.records: list[tuple[Any, str]] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN the engine would give: the parent's whole type chain, the stack left out.
+
+        (Pulumi's mock monitor keeps only the parent's last type and includes the stack's.)
+        """
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != _STACK_TYPE:
+                type_ = f"{parent_type}${type_}"
+        return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{type_}::{name}"
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]

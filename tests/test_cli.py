@@ -59,6 +59,16 @@ def test_plan_json_holds_every_resource_with_the_contract_fields(
     } <= types
 
 
+def test_urns_are_the_ones_pulumi_up_gives(capsys: pytest.CaptureFixture[str]) -> None:
+    urns = {r["name"]: r["urn"] for r in plan_json(capsys, "--stack", "dev")["resources"]}
+    # the parent's whole type chain, the root stack's type left out
+    assert urns["data-lake-versioning"] == (
+        "urn:pulumi:dev::spark-streams::spark-streams:storage:DataBuckets$aws:s3/bucket:Bucket"
+        "$aws:s3/bucketVersioning:BucketVersioning::data-lake-versioning"
+    )
+    assert urns["data"] == "urn:pulumi:dev::spark-streams::spark-streams:storage:DataBuckets::data"
+
+
 def test_prod_plan_protects_its_data(capsys: pytest.CaptureFixture[str]) -> None:
     plan = plan_json(capsys, "--stack", "prod")
     protected = {r["name"] for r in plan["resources"] if r["protect"]}
