@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import gitlab
 import requests
 
-# Retries after the first attempt of each API call (python-gitlab backs off 0.1 s, 0.2 s, ...).
+# Attempts after the first, each listing the notes again (backoff 0.5 s, 1 s, 2 s).
 RETRIES = 3
 
 
@@ -41,36 +43,56 @@ class MergeRequest:
 
 
 def upsert_note(request: MergeRequest, marker: str, body: str) -> tuple[str, int]:
-    """Create the note holding ``marker`` or update it; returns ``(action, note id)``.
+    """Create the note that starts with ``marker`` or update it; returns ``(action, note id)``.
 
-    python-gitlab retries rate limits (honouring ``Retry-After``), 5xx answers and network
-    errors, :data:`RETRIES` times per call with backoff. The body is complete before the one
-    create or update call, so a failure never leaves a half-written note.
+    Each attempt lists the notes again before it writes, so a create whose answer was lost (the
+    note exists, GitLab said 502) is found and updated, never posted twice. Rate limits (429)
+    are waited out by python-gitlab; 5xx answers and network errors are retried here,
+    :data:`RETRIES` times with backoff. The body is complete before the one create or update
+    call, so a failure never leaves a half-written note.
     """
     client = gitlab.Gitlab(
         request.api_url.removesuffix("/").removesuffix("/api/v4"),
         private_token=request.token,
         timeout=30,
-        retry_transient_errors=True,
+        retry_transient_errors=False,
     )
     merge_request = client.projects.get(request.project_id, lazy=True).mergerequests.get(
         request.iid, lazy=True
     )
-    try:
-        ours = [
-            note
-            for note in merge_request.notes.list(iterator=True, per_page=100, max_retries=RETRIES)
-            if marker in note.body
-        ]
-        if not ours:
-            created = merge_request.notes.create({"body": body}, max_retries=RETRIES)
-            return "created", int(created.id)
-        note_id = int(ours[0].id)
-        if ours[0].body == body:
-            return "unchanged", note_id
-        merge_request.notes.update(note_id, {"body": body}, max_retries=RETRIES)
-        return "updated", note_id
-    except gitlab.exceptions.GitlabError as error:
-        raise NoteError(f"GitLab answered {error.response_code}: {error.error_message}") from None
-    except requests.RequestException as error:
-        raise NoteError(f"GitLab unreachable: {error}") from None
+    attempt = 0
+    while True:
+        try:
+            return _upsert_once(merge_request, marker, body)
+        except gitlab.exceptions.GitlabError as error:
+            if error.response_code not in _TRANSIENT or attempt == RETRIES:
+                raise NoteError(
+                    f"GitLab answered {error.response_code}: {error.error_message}"
+                ) from None
+        except requests.RequestException as error:
+            if attempt == RETRIES:
+                raise NoteError(f"GitLab unreachable: {error}") from None
+        time.sleep(BACKOFF_SECONDS * 2**attempt)
+        attempt += 1
+
+
+# Answers after which the same request may succeed.
+_TRANSIENT = frozenset({500, 502, 503, 504})
+BACKOFF_SECONDS = 0.5
+
+
+def _upsert_once(merge_request: Any, marker: str, body: str) -> tuple[str, int]:
+    # Our note starts with the marker; a reviewer quoting it ("> <!-- ...") is not ours.
+    ours = [
+        note
+        for note in merge_request.notes.list(iterator=True, per_page=100)
+        if note.body.startswith(marker)
+    ]
+    if not ours:
+        created = merge_request.notes.create({"body": body})
+        return "created", int(created.id)
+    note_id = int(ours[0].id)
+    if ours[0].body == body:
+        return "unchanged", note_id
+    merge_request.notes.update(note_id, {"body": body})
+    return "updated", note_id

@@ -25,6 +25,8 @@ class FakeGitLab:
     # status codes to answer the next requests with, instead of serving them
     failures: list[int] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # creates to carry out and then answer 502 to, as if the answer were lost on the way
+    lost_create_answers: int = 0
     page_size: int = 2
     next_id: int = 1000
 
@@ -77,6 +79,10 @@ def _handler(state: FakeGitLab) -> type[BaseHTTPRequestHandler]:
                 state.next_id += 1
                 note = {"id": state.next_id, "body": payload["body"], "system": False}
                 notes.append(note)
+                if state.lost_create_answers:
+                    state.lost_create_answers -= 1
+                    self._send(502, {"message": "502 Bad Gateway"})
+                    return
                 self._send(201, note)
             elif method == "PUT" and match["note"] is not None:
                 found = [n for n in notes if n["id"] == int(match["note"])]

@@ -113,7 +113,7 @@ def ci_env(gitlab: FakeGitLab, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("gitlab.utils.time.sleep", lambda _: None)
+    monkeypatch.setattr("spark_streams.gitlab_notes.BACKOFF_SECONDS", 0)
 
 
 Post = Callable[..., tuple[int, str, str]]
@@ -194,6 +194,25 @@ def test_transient_failures_are_retried(gitlab: FakeGitLab, post: Post) -> None:
     assert code == 0, err
     assert out.startswith("created note")
     assert len(gitlab.mr_notes()) == 1
+
+
+def test_a_create_whose_answer_was_lost_is_not_posted_twice(gitlab: FakeGitLab, post: Post) -> None:
+    gitlab.lost_create_answers = 1
+    code, out, err = post("dev")
+    assert code == 0, err
+    assert len(gitlab.mr_notes()) == 1
+    assert out.startswith("unchanged note")  # found by the next attempt's listing
+
+
+def test_a_reviewer_quoting_the_note_is_not_taken_for_it(gitlab: FakeGitLab, post: Post) -> None:
+    assert post("dev")[0] == 0
+    (ours,) = gitlab.mr_notes()
+    gitlab.mr_notes().append({"id": 1, "body": f"> {ours['body']}\n\nWhy?", "system": False})
+    gitlab.mr_notes().sort(key=lambda n: n["id"])  # the quote comes first in the listing
+    code, out, err = post("dev", "--mask-env", "NOTHING")
+    assert code == 0, err
+    assert out.startswith(("unchanged note", "updated note")) and str(ours["id"]) in out
+    assert gitlab.mr_notes()[0]["body"].startswith("> ")
 
 
 def test_a_lasting_failure_is_a_clear_error_and_writes_nothing(
