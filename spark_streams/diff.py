@@ -119,6 +119,8 @@ def diff(project_dir: Path, stack: str, base: str, streams_dir: str | None) -> d
 def compare(old: Side, new: Side, *, stack: str, base: str, commit: str) -> dict[str, Any]:
     added = [_added(new, i) for i in sorted(set(new.streams) - set(old.streams))]
     removed = [_removed(old, i) for i in sorted(set(old.streams) - set(new.streams))]
+    if removed:
+        added = [_rename_hint(entry, removed) for entry in added]
     changed = [
         entry
         for i in sorted(set(old.streams) & set(new.streams))
@@ -141,7 +143,7 @@ def _consequence(kind: str, text: str) -> dict[str, str]:
 
 def _added(new: Side, identity: str) -> dict[str, Any]:
     s = new.streams[identity]
-    state = "is created suspended" if s["suspend"] else "starts"
+    state = "is created suspended" if s["suspend"] else "starts from its source's starting offsets"
     return {
         "name": s["name"],
         "identity": identity,
@@ -149,10 +151,21 @@ def _added(new: Side, identity: str) -> dict[str, Any]:
             _consequence(
                 "start",
                 f"{state}: new SparkApplication, IAM role and service account; writes to "
-                f"{_uri(s['sink'])}, checkpoint {_uri(s['checkpoint'])}",
+                f"{_uri(s['sink'])}, new checkpoint {_uri(s['checkpoint'])}",
             )
         ],
     }
+
+
+def _rename_hint(entry: dict[str, Any], removed: list[dict[str, Any]]) -> dict[str, Any]:
+    """An added stream beside removed ones may be a rename that forgot ``renamed_from``."""
+    names = ", ".join(f"'{r['name']}'" for r in removed)
+    hint = _consequence(
+        "maybe-rename",
+        f"if it replaces {names}, write renamed_from=('<old name>',) in its file: it then keeps "
+        "that stream's role and checkpoint instead of starting over",
+    )
+    return {**entry, "consequences": [*entry["consequences"], hint]}
 
 
 def _removed(old: Side, identity: str) -> dict[str, Any]:
@@ -220,10 +233,12 @@ def _changed(old: Side, new: Side, identity: str) -> dict[str, Any] | None:
             else _consequence("resume", "resumes from its checkpoint")
         )
     elif APP in resources and not after["suspend"]:
+        same_checkpoint = before["checkpoint"] == after["checkpoint"]
         consequences.append(
             _consequence(
                 "restart",
-                "the SparkApplication is resubmitted: the stream restarts (from its checkpoint)",
+                "the SparkApplication is resubmitted: the stream restarts"
+                + (" from its checkpoint" if same_checkpoint else ""),
             )
         )
     if ROLE in resources or POLICY in resources:
@@ -345,5 +360,13 @@ _ALERTING = {"checkpoint", "stop", "restart", "sink"}
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else value
-    return text if len(text) <= 80 else f"{text[:77]}..."
+    if isinstance(value, list):
+        text = f"[{', '.join(_show(v) for v in value)}]"
+    elif isinstance(value, dict) and set(value) == {"bucket", "prefix"}:
+        text = _uri(value)  # an S3 location, as the job sees it
+    else:
+        text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 3]}..."
+
+
+_SHOWN = 240

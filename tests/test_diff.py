@@ -123,6 +123,28 @@ def test_a_new_checkpoint_generation_says_the_stream_starts_over(repo: Path) -> 
     text = " ".join(c["text"] for c in entry["consequences"])
     assert "starting offsets" in text and "gen-1" in text
     assert "starts again from its source's starting offsets" in run_diff(repo).stdout
+    assert "from its checkpoint" not in text  # it does not resume: it starts over
+
+
+def test_an_added_stream_alone_gets_no_rename_hint_and_new_reads_show_in_full(
+    repo: Path,
+) -> None:
+    (repo / "streams/inventory.py").write_text(
+        "from spark_streams.model import Stream\n"
+        "stream = Stream(name='inventory-ingest', sink='s3://{lake}/raw/inventory/')\n"
+    )
+    edit(
+        repo / "streams/clickstream.py",
+        '"s3://{lake}/reference/products/",',
+        '"s3://{lake}/reference/products/", "s3://{lake}/reference/stores/"',
+    )
+    result = diff_json(repo)
+    (added,) = result["streams"]["added"]
+    assert kinds(added) == {"start"}
+    (changed,) = result["streams"]["changed"]
+    assert kinds(changed) == {"iam"}  # reads change the role, not the application
+    markdown = run_diff(repo).stdout
+    assert "s3a://acme-data-dev-lake/reference/stores/]" in markdown
 
 
 def test_added_and_removed_streams(repo: Path) -> None:
@@ -134,7 +156,8 @@ def test_added_and_removed_streams(repo: Path) -> None:
     result = diff_json(repo)
     (added,) = result["streams"]["added"]
     (removed,) = result["streams"]["removed"]
-    assert added["name"] == "inventory-ingest" and kinds(added) == {"start"}
+    assert added["name"] == "inventory-ingest" and kinds(added) == {"start", "maybe-rename"}
+    assert "renamed_from" in json.dumps(added) and "'payments-audit'" in json.dumps(added)
     assert removed["name"] == "payments-audit" and kinds(removed) == {"stop", "data-kept"}
     assert "s3a://acme-data-dev-lake/audit/payments-audit/" in json.dumps(removed)
     markdown = run_diff(repo).stdout
