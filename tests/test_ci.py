@@ -60,3 +60,54 @@ def test_gitlab_pipeline_shape() -> None:
     assert "when" not in dev["rules"][0]
     image = pipeline["default"]["image"]
     assert ":" in image and not image.endswith(":latest")
+
+
+def test_ci_jobs_that_reach_the_cluster_have_the_aws_cli() -> None:
+    pipeline = yaml.safe_load(GITLAB.read_text())
+    # the kubeconfig runs `aws eks get-token`, and the Pulumi image ships no aws
+    assert any("awscli==" in line for line in pipeline[".aws-oidc"]["before_script"])
+    assert pipeline["preview"]["extends"] == ".aws-oidc"
+    assert pipeline[".deploy"]["extends"] == ".aws-oidc"
+
+
+def test_a_failed_preview_still_updates_the_note_then_fails_the_job(tmp_path: Path) -> None:
+    # GitLab runs the lines in one bash with errexit and pipefail; pulumi, uv, git are stubs here.
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    calls = tmp_path / "calls"
+    (stubs / "pulumi").write_text(
+        f'#!/bin/sh\necho "pulumi $*" >> {calls}\n'
+        'case "$1" in preview) echo "error: policy violation"; exit 3;; '
+        'config) echo "{{}}";; esac\n'
+    )
+    for tool in ("uv", "git"):
+        (stubs / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> {calls}\n')
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    script = yaml.safe_load(GITLAB.read_text())["preview"]["script"]
+    result = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", "\n".join(script)],
+        cwd=tmp_path,
+        env={
+            "PATH": f"{stubs}:/usr/bin:/bin",
+            "STACK": "dev",
+            "CI_MERGE_REQUEST_DIFF_BASE_SHA": "HEAD",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert "policy violation" in (tmp_path / "preview-dev.txt").read_text()
+    assert "uv run spark-streams mr-note --stack dev" in calls.read_text()
+
+
+def test_github_previews_never_borrow_another_stacks_role() -> None:
+    workflow = yaml.safe_load(GITHUB.read_text())
+    preview = workflow["jobs"]["preview"]
+    roles = {m["stack"]: m["role"] for m in preview["strategy"]["matrix"]["include"]}
+    assert roles == {"dev": "AWS_PREVIEW_ROLE_ARN_DEV", "prod": "AWS_PREVIEW_ROLE_ARN_PROD"}
+    (credentials,) = [
+        s for s in preview["steps"] if "configure-aws-credentials" in s.get("uses", "")
+    ]
+    assert credentials["with"]["role-to-assume"] == "${{ vars[matrix.role] }}"
