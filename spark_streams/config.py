@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 
 from spark_streams.model import STRICT, AppType, Driver, Executor, RestartPolicy, Toleration
 from spark_streams.problems import InvalidInputError, Problem, display_path, from_validation_error
@@ -126,6 +126,20 @@ class StackConfig(_Section):
         default_factory=dict,
         description="Secret values streams reference by key (pulumi config set --secret --path)",
     )
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets_are_encrypted(cls, secrets: dict[str, str]) -> dict[str, str]:
+        # Readers replace every encrypted value by the placeholder; anything else sits in git
+        # as plain text. The message names the key only, never the value.
+        plain = sorted(key for key, value in secrets.items() if value != SECRET_PLACEHOLDER)
+        if plain:
+            raise ValueError(
+                f"{', '.join(plain)} in plain text, not encrypted. Fix: pulumi config set "
+                f"--secret --path 'secrets.{plain[0]}' <value> (and rotate the value: it has "
+                "been in the file)"
+            )
+        return secrets
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:

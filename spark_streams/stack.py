@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from spark_streams.config import PROJECT
+from spark_streams.config import PROJECT, SECRET_PLACEHOLDER
 from spark_streams.problems import InvalidInputError
 from spark_streams.program import Inputs, load_inputs
 
@@ -23,8 +23,11 @@ def stack_values() -> dict[str, Any]:
     for key in sorted(k for k in keys if k.startswith(prefix)):
         # The raw getter: pulumi.Config warns on reading a secret, and we only need its keys.
         values[key.removeprefix(prefix)] = config_value(runtime_config.get_config(key))
-    if isinstance(values.get("secrets"), dict):
-        values["secrets"] = dict.fromkeys(values["secrets"], "[secret]")
+    # Encrypted (set with --secret): only its keys matter. Plain: left as it is, to be refused.
+    if isinstance(values.get("secrets"), dict) and runtime_config.is_config_secret(
+        f"{prefix}secrets"
+    ):
+        values["secrets"] = dict.fromkeys(values["secrets"], SECRET_PLACEHOLDER)
     return values
 
 

@@ -99,3 +99,17 @@ def test_pulumi_yaml_declares_every_stack_key_and_requires_only_the_required_one
                 {**read_stack_values(PROJECT, "dev")[0], key: declaration["default"]},
                 file="Pulumi.yaml",
             )
+
+
+def test_under_pulumi_a_secrets_object_set_without_secret_is_refused() -> None:
+    # `pulumi config set --path secrets.kafka hunter2` (no --secret): plain in state and git
+    pulumi.runtime.set_all_config({"spark-streams:secrets": '{"kafka": "hunter2"}'}, [])
+    try:
+        values = stack_values()
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    with pytest.raises(InvalidInputError) as error:
+        parse_stack_config(
+            {**read_stack_values(PROJECT, "dev")[0], **values}, file="Pulumi.dev.yaml"
+        )
+    assert "kafka in plain text" in str(error.value) and "hunter2" not in str(error.value)

@@ -74,8 +74,9 @@ def test_secret_values_appear_in_no_output(tmp_path: Path) -> None:
     project = project_copy(tmp_path)
     stack = project / "Pulumi.dev.yaml"
     document = yaml.safe_load(stack.read_text())
-    # even a value left in plain text (not `pulumi config set --secret`) must not leak
-    document["config"]["spark-streams:secrets"] = {"kafka-sasl-password": "hunter2-plaintext"}
+    document["config"]["spark-streams:secrets"] = {
+        "kafka-sasl-password": {"secure": "v1:hunter2-ciphertext"}
+    }
     stack.write_text(yaml.safe_dump(document))
     outputs = [
         cli(project, command, "--stack", "dev", *extra)
@@ -95,6 +96,19 @@ def test_secret_values_appear_in_no_output(tmp_path: Path) -> None:
     for r in plan["resources"]:
         if r["type"].endswith(":SparkApplication"):
             assert not any("PASSWORD" in k.upper() for k in r["inputs"]["spec"]["sparkConf"])
+
+
+def test_a_secret_left_in_plain_text_is_refused_without_being_shown(tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    stack = project / "Pulumi.dev.yaml"
+    document = yaml.safe_load(stack.read_text())
+    document["config"]["spark-streams:secrets"]["plain-key"] = "hunter2-plaintext"
+    stack.write_text(yaml.safe_dump(document))
+    result = cli(project, "plan", "--stack", "dev")
+    assert result.returncode == 1 and result.stdout == ""
+    assert "field 'secrets'" in result.stderr and "plain-key" in result.stderr
+    assert "--secret --path 'secrets.plain-key'" in result.stderr
+    assert "hunter2" not in result.stderr
 
 
 CATALOGUE = {
