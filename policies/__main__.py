@@ -4,12 +4,15 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyConfigSchema,
     PolicyPack,
     ResourceValidationPolicy,
     StackValidationPolicy,
 )
 from spark_streams_policy import (
     BUCKET,
+    DEFAULT_NAMESPACES,
+    DEFAULT_PROTECTED,
     ROLE_POLICIES,
     SPARK_APPLICATION,
     buckets_hardened,
@@ -19,10 +22,17 @@ from spark_streams_policy import (
 )
 
 
-def _for_types(types: tuple[str, ...], rule: Any) -> Any:
+def _for_types(types: tuple[str, ...], rule: Any, setting: str | None = None) -> Any:
+    """``rule`` on resources of ``types``; ``setting`` names the policy config it takes."""
+
     def validate(args: Any, report: Any) -> None:
-        if args.resource_type in types:
+        if args.resource_type not in types:
+            return
+        value = args.get_config().get(setting) if setting else None
+        if value is None:
             rule(args, report)
+        else:
+            rule(args, report, value)
 
     return validate
 
@@ -44,12 +54,25 @@ PolicyPack(
         ResourceValidationPolicy(
             name="spark-applications-well-formed",
             description="SparkApplications have a restart policy, resources, our namespace.",
-            validate=_for_types((SPARK_APPLICATION,), spark_application_well_formed),
+            validate=_for_types((SPARK_APPLICATION,), spark_application_well_formed, "namespaces"),
+            # a stack with another `namespace` lists it in --policy-pack-config
+            config_schema=PolicyConfigSchema(
+                properties={
+                    "namespaces": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "default": list(DEFAULT_NAMESPACES),
+                    }
+                }
+            ),
         ),
         ResourceValidationPolicy(
             name="prod-data-protected",
             description="Prod lake and checkpoint buckets are protected.",
-            validate=_for_types((BUCKET,), prod_data_protected),
+            validate=_for_types((BUCKET,), prod_data_protected, "pattern"),
+            config_schema=PolicyConfigSchema(
+                properties={"pattern": {"type": "string", "default": DEFAULT_PROTECTED}}
+            ),
         ),
     ],
 )

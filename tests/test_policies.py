@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,3 +159,49 @@ def test_prod_data_buckets_must_be_protected() -> None:
         )
         == []
     )
+
+
+@dataclass
+class Args(Res):
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def get_config(self) -> dict[str, Any]:
+        return self.config
+
+
+def pack_policies(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The pack as `pulumi preview --policy-pack policies` builds it (without serving it)."""
+    import runpy
+
+    import pulumi_policy
+
+    built: dict[str, Any] = {}
+    monkeypatch.setattr(
+        pulumi_policy, "PolicyPack", lambda **kw: built.update({p.name: p for p in kw["policies"]})
+    )
+    runpy.run_path(str(Path(rules.__file__).parent / "__main__.py"))
+    return built
+
+
+def test_the_pack_wires_every_rule_and_takes_its_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    policies = pack_policies(monkeypatch)
+    assert set(policies) == {
+        "buckets-hardened",
+        "no-s3-wildcards",
+        "spark-applications-well-formed",
+        "prod-data-protected",
+    }
+    good = {"metadata": {"namespace": "streams-b"}, "spec": GOOD}
+    found: list[str] = []
+    check = policies["spark-applications-well-formed"].validate
+    check(Args(rules.SPARK_APPLICATION, good), lambda m, *_: found.append(m))
+    assert len(found) == 1  # not the default namespace
+    config = {"namespaces": ["streams-a", "streams-b"]}
+    check(Args(rules.SPARK_APPLICATION, good, config=config), lambda m, *_: found.append(m))
+    assert len(found) == 1  # configured: passes
+    protect = policies["prod-data-protected"].validate
+    lake = {"bucket": "acme-data-live-lake"}
+    protect(
+        Args(rules.BUCKET, lake, config={"pattern": "-live-lake$"}), lambda m, *_: found.append(m)
+    )
+    assert len(found) == 2 and "acme-data-live-lake" in found[1]
