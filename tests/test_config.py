@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import get_origin
+
 import pulumi
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from spark_streams.config import (
     SECRET_PLACEHOLDER,
@@ -92,6 +95,12 @@ def test_pulumi_yaml_declares_every_stack_key_and_requires_only_the_required_one
     fields = {field.alias or name: field for name, field in StackConfig.model_fields.items()}
     assert set(declared) == set(fields)
     for key, declaration in declared.items():
+        annotation = fields[key].annotation
+        structured = get_origin(annotation) is dict or (
+            isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        )
+        kind = "object" if structured else "string"
+        assert declaration["type"] == kind, key
         # `pulumi up` refuses a stack that lacks a declared key with no default
         assert ("default" in declaration) == (not fields[key].is_required()), key
         if "default" in declaration:
