@@ -130,16 +130,39 @@ class StackConfig(_Section):
     @field_validator("secrets")
     @classmethod
     def _secrets_are_encrypted(cls, secrets: dict[str, str]) -> dict[str, str]:
-        # Readers replace every encrypted value by the placeholder; anything else sits in git
-        # as plain text. The message names the key only, never the value.
-        plain = sorted(key for key, value in secrets.items() if value != SECRET_PLACEHOLDER)
-        if plain:
-            raise ValueError(
-                f"{', '.join(plain)} in plain text, not encrypted. Fix: pulumi config set "
-                f"--secret --path 'secrets.{plain[0]}' <value> (and rotate the value: it has "
-                "been in the file)"
-            )
+        message = _plain_secrets(secrets)
+        if message:
+            raise ValueError(message)
         return secrets
+
+
+def _plain_secrets(secrets: dict[str, Any]) -> str | None:
+    """What is wrong with ``secrets`` values left in plain text, naming keys, never values.
+
+    Readers replace every encrypted value by the placeholder; anything else sits in git.
+    """
+    plain = sorted(key for key, value in secrets.items() if value != SECRET_PLACEHOLDER)
+    if not plain:
+        return None
+    return (
+        f"{', '.join(plain)} in plain text, not encrypted. Fix: pulumi config set --secret "
+        f"--path 'secrets.{plain[0]}' <value> (and rotate the value: it has been in the file)"
+    )
+
+
+def check_secrets_encrypted(project_dir: Path, stack: str) -> None:
+    """:class:`InvalidInputError` if ``Pulumi.<stack>.yaml`` holds a plain value under secrets.
+
+    Under Pulumi the whole ``secrets`` object reads as secret as soon as one value in it is,
+    so only the file tells a plain value beside encrypted ones.
+    """
+    if not stack_file(project_dir, stack).is_file():
+        return
+    secrets = read_stack_values(project_dir, stack)[0].get("secrets")
+    message = _plain_secrets(secrets) if isinstance(secrets, dict) else None
+    if message:
+        label = display_path(stack_file(project_dir, stack))
+        raise InvalidInputError([Problem(label, None, "secrets", message)])
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:

@@ -268,8 +268,12 @@ def _stream_resources(old: Side, new: Side, identity: str) -> set[str]:
 
 
 def _other(old: Side, new: Side) -> dict[str, list[dict[str, Any]]]:
+    # Matched by type and logical name, not URN: a base evaluated by older code may spell URNs
+    # differently (parent chain), and that is no change to the resource.
     def shared(side: Side) -> dict[str, dict[str, Any]]:
-        return {u: r for u, r in side.resources.items() if r["stream"] is None}
+        return {
+            f"{r['type']}::{r['name']}": r for r in side.resources.values() if r["stream"] is None
+        }
 
     before, after = shared(old), shared(new)
 

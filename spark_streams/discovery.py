@@ -58,10 +58,12 @@ def load_streams(directory: Path) -> tuple[list[StreamFile], list[Problem]]:
         ]
     loaded: list[StreamFile] = []
     problems: list[Problem] = []
-    # Stream files may share constants through `_helpers.py` beside them.
+    # Stream files may share constants through `_helpers.py` beside them. Appended, so that
+    # nothing there shadows an installed module.
     root = directory.resolve()
-    sys.path.insert(0, str(root))
+    sys.path.append(str(root))
     write_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    modules_before = set(sys.modules)
     try:
         for path in paths:
             stream, found = _load_file(path)
@@ -72,11 +74,16 @@ def load_streams(directory: Path) -> tuple[list[StreamFile], list[Problem]]:
         sys.path.remove(str(root))
         sys.dont_write_bytecode = write_bytecode
         # Forget those helpers: another streams directory may have its own of the same name.
-        for name, module in list(sys.modules.items()):
-            origin = getattr(module, "__file__", None)
-            if origin and Path(origin).resolve().parent == root:
+        for name in set(sys.modules) - modules_before:
+            if _loaded_from(sys.modules[name], root):
                 del sys.modules[name]
     return loaded, problems
+
+
+def _loaded_from(module: object, root: Path) -> bool:
+    """The module (or package, namespace packages included) lives under ``root``."""
+    places = [getattr(module, "__file__", None), *getattr(module, "__path__", [])]
+    return any(place and Path(place).resolve().is_relative_to(root) for place in places)
 
 
 def _load_file(path: Path) -> tuple[Stream | None, list[Problem]]:
@@ -105,6 +112,8 @@ def _load_file(path: Path) -> tuple[Stream | None, list[Problem]]:
         )
     except SyntaxError as error:
         at = f"line {error.lineno}: " if error.lineno else ""
+        if error.filename and Path(error.filename) != path:
+            at = f"imports {display_path(Path(error.filename))}, {at}"
         return None, [Problem(label, None, None, f"{at}{error.msg}. Fix: correct the syntax")]
     except (Exception, SystemExit) as error:
         # SystemExit too: a stream file must not end the whole plan (or pick its exit code).

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from spark_streams.config import PROJECT, SECRET_PLACEHOLDER
+from spark_streams.config import PROJECT, SECRET_PLACEHOLDER, check_secrets_encrypted
 from spark_streams.problems import InvalidInputError
 from spark_streams.program import Inputs, load_inputs
 
@@ -52,10 +52,12 @@ def secret_values() -> pulumi.Output[dict[str, str]] | None:
 def program_inputs(project_dir: Path) -> Inputs:
     """Validated inputs; a user mistake stops the program with the report and no traceback."""
     streams_dir = pulumi.Config().get("streamsDir")
+    stack = pulumi.get_stack()
     try:
+        check_secrets_encrypted(project_dir, stack)
         return load_inputs(
             project_dir,
-            pulumi.get_stack(),
+            stack,
             stack_values(),
             project_dir / streams_dir if streams_dir else None,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import get_origin
 
 import pulumi
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from spark_streams.config import (
     SECRET_PLACEHOLDER,
     StackConfig,
+    check_secrets_encrypted,
     parse_stack_config,
     read_stack_values,
 )
@@ -122,3 +124,19 @@ def test_under_pulumi_a_secrets_object_set_without_secret_is_refused() -> None:
             {**read_stack_values(PROJECT, "dev")[0], **values}, file="Pulumi.dev.yaml"
         )
     assert "kafka in plain text" in str(error.value) and "hunter2" not in str(error.value)
+
+
+def test_under_pulumi_a_plain_secret_beside_encrypted_ones_is_refused(tmp_path: Path) -> None:
+    # Pulumi reads the whole `secrets` object as secret once one value is: the file tells.
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n"
+        "  spark-streams:secrets:\n"
+        "    encrypted:\n"
+        "      secure: v1:cipher\n"
+        "    pasted: hunter2\n"
+    )
+    with pytest.raises(InvalidInputError) as error:
+        check_secrets_encrypted(tmp_path, "dev")
+    assert "field 'secrets': pasted in plain text" in str(error.value)
+    assert "hunter2" not in str(error.value)
+    check_secrets_encrypted(PROJECT, "dev")  # ours are all encrypted

@@ -237,3 +237,22 @@ def test_mr_note_without_diff_uses_the_merge_requests_base(repo: Path) -> None:
     assert "`executor.instances`: `1` → `2`" in note(base)
     # an unreadable base still gives the preview its note, saying why the diff is missing
     assert "No stream diff against `0000000`" in note("0000000")
+
+
+def test_shared_resources_are_matched_by_type_and_name_not_urn_spelling() -> None:
+    from spark_streams.diff import Side, compare
+
+    def side(urn: str, retention: int) -> Side:
+        bucket = {"urn": urn, "type": "aws:s3/bucket:Bucket", "name": "data-lake", "stream": None}
+        return Side({}, {urn: {**bucket, "inputs": {"days": retention}}})
+
+    old = side("urn:pulumi:dev::p::pulumi:pulumi:Stack$aws:s3/bucket:Bucket::data-lake", 7)
+    new = side(
+        "urn:pulumi:dev::p::spark-streams:storage:DataBuckets$aws:s3/bucket:Bucket::data-lake", 7
+    )
+    result = compare(old, new, stack="dev", base="HEAD", commit="0" * 40)
+    assert result["changed"] is False
+    changed = compare(
+        old, side(next(iter(new.resources)), 14), stack="dev", base="HEAD", commit="0"
+    )
+    assert [r["name"] for r in changed["other"]["changed"]] == ["data-lake"]

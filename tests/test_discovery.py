@@ -99,7 +99,8 @@ def test_helpers_beside_the_streams_can_be_imported_and_do_not_leak_between_dire
     for team in ("a", "b"):
         directory = tmp_path / team
         directory.mkdir()
-        (directory / "_shared.py").write_text(f"PREFIX = 'raw-{team}'\n")
+        (directory / "_shared").mkdir()
+        (directory / "_shared" / "__init__.py").write_text(f"PREFIX = 'raw-{team}'\n")
         (directory / "one.py").write_text(
             "from _shared import PREFIX\n"
             "from spark_streams.model import Stream\n"
@@ -134,3 +135,12 @@ def test_a_stream_file_cannot_end_the_plan(tmp_path: Path) -> None:
     (tmp_path / "quits.py").write_text("import sys\nsys.exit(3)\n")
     (message,) = messages(tmp_path)
     assert "fails to import: line 2: SystemExit: 3" in message
+
+
+def test_a_broken_helper_is_named_in_the_report(tmp_path: Path) -> None:
+    (tmp_path / "_topics.py").write_text("TOPIC = (\n")
+    (tmp_path / "one.py").write_text(
+        "from spark_streams.model import Stream\nfrom _topics import TOPIC\n"
+    )
+    (message,) = messages(tmp_path)
+    assert "one.py: imports " in message and "_topics.py, line 1: " in message
