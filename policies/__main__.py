@@ -48,7 +48,8 @@ PolicyPack(
         ),
         ResourceValidationPolicy(
             name="no-s3-wildcards",
-            description="IAM policies grant no s3:* and no S3 access on every bucket.",
+            description="IAM policies name S3 actions, buckets and prefixes: no wildcard or "
+            "policy variable but a trailing /*, no NotAction or NotResource.",
             validate=_for_types(ROLE_POLICIES, no_s3_wildcards),
         ),
         ResourceValidationPolicy(

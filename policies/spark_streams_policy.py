@@ -118,7 +118,8 @@ def _broad_s3_resource(arn: str) -> bool:
         return False
     bucket, _, key = arn.removeprefix("arn:aws:s3:::").partition("/")
     key = key.removesuffix("*") if key.endswith("/*") or key == "*" else key
-    return bool(_WILDCARD.search(bucket) or _WILDCARD.search(key))
+    # `${aws:username}` and friends are resolved per caller: as open as a wildcard.
+    return bool(_WILDCARD.search(bucket) or _WILDCARD.search(key) or "${" in arn)
 
 
 def spark_application_well_formed(

@@ -182,7 +182,19 @@ def read_stack_values(project_dir: Path, stack: str) -> tuple[dict[str, Any], se
     path = stack_file(project_dir, stack)
     label = display_path(path)
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        # Bytes: PyYAML reports a bad encoding as a YAMLError, with where it is.
+        document = yaml.safe_load(path.read_bytes()) or {}
+    except yaml.reader.ReaderError as error:
+        raise InvalidInputError(
+            [
+                Problem(
+                    label,
+                    None,
+                    None,
+                    f"byte {error.position}: not UTF-8 ({error.reason}). Fix: save it as UTF-8",
+                )
+            ]
+        ) from None
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         at = f"line {where.line + 1}: " if where else ""

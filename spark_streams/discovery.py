@@ -108,7 +108,13 @@ def _load_file(path: Path) -> tuple[Stream | None, list[Problem]]:
     except ValidationError as error:
         where = _locate(source, error.title, _failing_line(error, path))
         return None, list(
-            from_validation_error(error, file=label, stream=_declared_name(source), prefix=where)
+            from_validation_error(
+                error,
+                file=label,
+                stream=_declared_name(source),
+                prefix=where,
+                stream_file=True,
+            )
         )
     except SyntaxError as error:
         at = f"line {error.lineno}: " if error.lineno else ""

@@ -69,15 +69,22 @@ def upsert_note(request: MergeRequest, marker: str, body: str) -> tuple[str, int
                 raise NoteError(
                     f"GitLab answered {error.response_code}: {error.error_message}"
                 ) from None
-        except requests.RequestException as error:
+        except _NETWORK as error:
             if attempt == RETRIES:
                 raise NoteError(f"GitLab unreachable: {error}") from None
+        except requests.RequestException as error:  # e.g. a malformed CI_API_V4_URL
+            raise NoteError(f"GitLab unreachable: {error}") from None
         time.sleep(BACKOFF_SECONDS * 2**attempt)
         attempt += 1
 
 
-# Answers after which the same request may succeed.
-_TRANSIENT = frozenset({500, 502, 503, 504})
+# Answers and failures after which the same request may succeed (python-gitlab's own lists).
+_TRANSIENT = frozenset(gitlab.const.RETRYABLE_TRANSIENT_ERROR_CODES)
+_NETWORK = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 BACKOFF_SECONDS = 0.5
 
 

@@ -25,8 +25,6 @@ _FIXES = {
     "string_type": "write a string in quotes",
     "bool_type": "write true or false",
     "bool_parsing": "write true or false",
-    "model_type": "write a mapping of its settings (see Pulumi.yaml)",
-    "model_attributes_type": "write a mapping of its settings (see Pulumi.yaml)",
     "dict_type": "write a mapping",
     "tuple_type": "write a list",
     "list_type": "write a list",
@@ -75,10 +73,16 @@ class InvalidInputError(Exception):
 
 
 def from_validation_error(
-    error: ValidationError, *, file: str, stream: str | None, prefix: str = ""
+    error: ValidationError,
+    *,
+    file: str,
+    stream: str | None,
+    prefix: str = "",
+    stream_file: bool = False,
 ) -> Iterable[Problem]:
+    """One problem per pydantic error; ``stream_file`` words fixes as Python, else as YAML."""
     for detail in error.errors():
-        yield Problem(file, stream, _field_path(prefix, detail), _describe(detail))
+        yield Problem(file, stream, _field_path(prefix, detail), _describe(detail, stream_file))
 
 
 def _field_path(prefix: str, detail: ErrorDetails) -> str | None:
@@ -92,10 +96,20 @@ def _field_path(prefix: str, detail: ErrorDetails) -> str | None:
     return path or None
 
 
-def _describe(detail: ErrorDetails) -> str:
+_SETTINGS_GROUP = ("model_type", "model_attributes_type", "dataclass_type")
+
+
+def _describe(detail: ErrorDetails, stream_file: bool) -> str:
     message = detail["msg"].removeprefix("Value error, ")
-    if detail["type"] in ("model_type", "model_attributes_type"):
-        message = f"Input should be a mapping; got {detail['input']!r}"  # not our class name
+    if detail["type"] in _SETTINGS_GROUP:
+        # In a stream file the group is written as its class; in the stack file as a mapping.
+        name = (detail.get("ctx") or {}).get("class_name", "")
+        if stream_file and name:
+            return f"Input should be {name}(...); got {detail['input']!r}. Fix: write {name}(...)"
+        return (
+            f"Input should be a mapping; got {detail['input']!r}. Fix: write a mapping of its "
+            "settings (see Pulumi.yaml)"
+        )
     if detail["type"] == "literal_error":
         quote = "; quote it" if not isinstance(detail["input"], str) else ""
         return f"{message}; got {detail['input']!r}{quote}"

@@ -269,7 +269,7 @@ def _check_effective(stream: EffectiveStream, config: StackConfig) -> Iterable[P
                 f"spark_conf.{key}",
                 "is set by spark-streams (checkpoint, event log, credentials). Fix: remove it",
             )
-        elif _SECRET_CONF.search(key) or _SECRET_CONF.search(value):
+        elif _SECRET_CONF.search(key) or _SECRET_ASSIGNMENT.search(value):
             yield problem(
                 f"spark_conf.{key}",
                 "looks like (or holds) a secret, and Spark conf is plain text in the plan and "
@@ -292,8 +292,11 @@ _RESERVED_CONF = frozenset(
 )
 
 
-# Spark's own default `spark.redaction.regex`: keys and values Spark itself treats as secrets.
+# Spark's own default `spark.redaction.regex`: keys Spark itself treats as secrets.
 _SECRET_CONF = re.compile(r"(?i)secret|password|token|access[.]?key")
+# In a value, only an assignment (a JAAS line's `password="..."`), not a class or topic name
+# that merely holds the word.
+_SECRET_ASSIGNMENT = re.compile(r"(?i)(secret|password|token|access[.]?key)\w*\s*[=:]")
 
 
 # Names of shared objects in the namespace that a stream's service account would collide with.

@@ -72,13 +72,14 @@ def test_ci_jobs_that_reach_the_cluster_have_the_aws_cli() -> None:
 
 def test_a_failed_preview_still_updates_the_note_then_fails_the_job(tmp_path: Path) -> None:
     # GitLab runs the lines in one bash with errexit and pipefail; pulumi, uv, git are stubs here.
+    # The preview fails, and so does reading the secrets (as when the backend is unreachable).
     stubs = tmp_path / "bin"
     stubs.mkdir()
     calls = tmp_path / "calls"
     (stubs / "pulumi").write_text(
         f'#!/bin/sh\necho "pulumi $*" >> {calls}\n'
         'case "$1" in preview) echo "error: policy violation"; exit 3;; '
-        'config) echo "{{}}";; esac\n'
+        'config) echo "error: cannot decrypt" >&2; exit 255;; esac\n'
     )
     for tool in ("uv", "git"):
         (stubs / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> {calls}\n')

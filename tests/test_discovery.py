@@ -144,3 +144,12 @@ def test_a_broken_helper_is_named_in_the_report(tmp_path: Path) -> None:
     )
     (message,) = messages(tmp_path)
     assert "one.py: imports " in message and "_topics.py, line 1: " in message
+
+
+def test_a_settings_group_given_a_bare_value_is_told_its_class(tmp_path: Path) -> None:
+    (tmp_path / "bare.py").write_text(
+        "from spark_streams.model import Stream\n"
+        "stream = Stream(name='bare', sink='s3://{lake}/b/', executor=4)\n"
+    )
+    (message,) = messages(tmp_path)
+    assert "field 'executor'" in message and "Fix: write Executor(...)" in message

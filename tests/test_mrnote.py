@@ -287,3 +287,11 @@ def test_an_unreachable_gitlab_is_a_clear_error(
     code, out, err = post("dev")
     assert code == 1 and out == ""
     assert "GitLab unreachable" in err and "Traceback" not in err
+
+
+def test_a_malformed_api_url_fails_at_once(monkeypatch: pytest.MonkeyPatch, post: Post) -> None:
+    monkeypatch.setattr("spark_streams.gitlab_notes.BACKOFF_SECONDS", 60)  # a retry would hang
+    monkeypatch.setenv("CI_API_V4_URL", "gitlab.example.com/api/v4")  # no scheme
+    code, out, err = post("dev")
+    assert code == 1 and out == ""
+    assert "GitLab unreachable" in err and "Traceback" not in err

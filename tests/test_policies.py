@@ -87,6 +87,7 @@ def policy(statement: dict[str, Any]) -> Res:
         {"Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-*/p/*"},
         {"Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/raw/orders-inges?/*"},
         {"Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/raw/*/x"},
+        {"Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/${aws:userid}/*"},
         {"NotAction": "iam:*", "Resource": "arn:aws:s3:::b/p/*"},
         {"Action": "s3:GetObject", "NotResource": "arn:aws:s3:::b/p/*"},
     ],

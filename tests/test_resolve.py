@@ -252,3 +252,13 @@ def test_restart_policy_overrides_are_field_by_field() -> None:
     assert s.restart_policy.type == "Always"
     assert s.restart_policy.on_submission_failure_retries == 9
     assert s.restart_policy.on_failure_retry_interval == 10
+
+
+def test_a_conf_value_that_only_names_a_token_class_is_not_a_secret() -> None:
+    stream = Stream(
+        name="a",
+        sink="s3://{lake}/a/",
+        spark_conf={"spark.x.binding": "org.example.SessionTokenBinding", "spark.y": "auth-tokens"},
+    )
+    (effective,) = resolved(stream)
+    assert effective.spark_conf["spark.y"] == "auth-tokens"

@@ -216,8 +216,9 @@ def test_a_stack_config_that_is_not_yaml_or_not_a_mapping_is_reported(tmp_path: 
         ("config:\n  spark-streams:awsRegion: [eu-west-1\n", "line 3"),
         ("config:\n  - 1\n  - 2\n", "field 'config': is not a mapping"),
         ("- config\n", "is not a mapping"),
+        ("config:\n  spark-streams:clusterName: caf\xe9\n", "not UTF-8"),
     ):
-        stack.write_text(text)
+        stack.write_bytes(text.encode("latin-1"))
         result = cli(project, "plan", "--stack", "dev")
         assert result.returncode == 1, result.stderr
         assert result.stdout == "" and "Traceback" not in result.stderr
