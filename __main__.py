@@ -52,7 +52,9 @@ for stream in streams:
 if monitoring.prometheus_operator:
     StreamMonitoring(
         "monitoring",
-        StreamMonitoringArgs(config.namespace, [s.name for s in streams if not s.suspend]),
+        StreamMonitoringArgs(
+            config.namespace, [s.name for s in streams if not s.suspend], monitoring.labels
+        ),
         opts=pulumi.ResourceOptions(provider=cluster.k8s_provider, depends_on=[namespace]),
     )
 if monitoring.history_server:

@@ -7,8 +7,8 @@ alert lists the streams that should be up, so it changes when one is added, paus
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -28,6 +28,8 @@ class StreamMonitoringArgs:
     namespace: str
     # Streams that should be running (not suspended) in this stack.
     running: Sequence[str]
+    # What the Prometheus operator selects objects by (e.g. kube-prometheus-stack's `release`).
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def pod_monitor_spec() -> dict[str, Any]:
@@ -82,22 +84,42 @@ def alert_rules(namespace: str, running: Sequence[str]) -> list[dict[str, Any]]:
             },
         },
         {
-            "alert": "SparkStreamNoProgress",
-            "expr": f"{_busy('inputrate_total', namespace)} unless "
-            f"{_busy('processingrate_total', namespace)}",
-            "for": "15m",
+            "alert": "SparkStreamStalled",
+            # Spark's query gauges hold the last batch's figures: unchanged for 15 minutes
+            # while that batch saw input means no batch has completed since (an idle query
+            # reports zero input instead).
+            "expr": f"changes({_gauge('latency', namespace)}[15m]) == 0 "
+            f"and {_gauge('inputrate', namespace)} > 0",
+            "for": "5m",
             "labels": {"severity": "critical"},
             "annotations": {
-                "summary": "Stream {{ $labels.app_id }} receives data but processes none",
+                "summary": "Stream {{ $labels.app_id }} (query {{ $labels.query_name }}) has "
+                "completed no batch for 20 minutes",
+            },
+        },
+        {
+            "alert": "SparkStreamFallingBehind",
+            "expr": f"avg_over_time({_gauge('processingrate', namespace)}[30m]) "
+            f"< avg_over_time({_gauge('inputrate', namespace)}[30m])",
+            "for": "30m",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "Stream {{ $labels.app_id }} processes rows more slowly than they "
+                "arrive: its lag grows",
+                "description": "Add executors (executor.instances) or cores, then check the "
+                "driver log for slow batches.",
             },
         },
     ]
     return rules
 
 
-def _busy(gauge: str, namespace: str) -> str:
-    """A streaming gauge was above zero in the last 15 minutes."""
-    return f'max_over_time({STREAMING_METRIC}_{gauge}{{app_namespace="{namespace}"}}[15m]) > 0'
+def _gauge(name: str, namespace: str) -> str:
+    """A Structured Streaming gauge of the namespace's drivers.
+
+    JMX exporter 0.x names the rate gauges ``..._inputrate_total``; 1.x drops ``_total``.
+    """
+    return f'{{__name__=~"{STREAMING_METRIC}_{name}(_total)?", app_namespace="{namespace}"}}'
 
 
 class StreamMonitoring(pulumi.ComponentResource):
@@ -106,7 +128,7 @@ class StreamMonitoring(pulumi.ComponentResource):
     ) -> None:
         super().__init__(f"{PACKAGE}:monitoring:StreamMonitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        labels = {"app.kubernetes.io/part-of": "spark-streams"}
+        labels = {**args.labels, "app.kubernetes.io/part-of": "spark-streams"}
         k8s.apiextensions.CustomResource(
             f"{name}-pods",
             api_version=PROMETHEUS_API,

@@ -55,7 +55,7 @@ class Stream(pulumi.ComponentResource):
             tags={"spark-streams/stream": stream.name},
             opts=child,
         )
-        aws.iam.RolePolicy(
+        access = aws.iam.RolePolicy(
             f"{name}-access",
             role=self.role.id,
             policy=pulumi.Output.json_dumps(iam.access_policy(stream, args.kms_key_arn)),
@@ -78,10 +78,13 @@ class Stream(pulumi.ComponentResource):
             kind=sparkapp.KIND,
             metadata={"name": stream.name, "namespace": stream.namespace, "labels": labels},
             spec=sparkapp.spec(stream, args.monitoring),
-            # A replacement (e.g. a rename) must stop the old driver before the new one starts:
-            # two queries on one checkpoint corrupt it.
+            # The driver starts only once its role may reach its prefixes. A replacement (e.g.
+            # a rename) stops the old driver before the new one starts: two queries on one
+            # checkpoint corrupt it.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[account, *args.requires], delete_before_replace=True
+                parent=self,
+                depends_on=[account, access, *args.requires],
+                delete_before_replace=True,
             ),
         )
         self.register_outputs({"roleArn": self.role.arn, "checkpoint": stream.checkpoint.uri})

@@ -81,11 +81,20 @@ class MonitoringConfig(_Section):
         default=False,
         description="The cluster runs the Prometheus operator: add a PodMonitor and alerts",
     )
-    jmx_exporter_jar: str = "/prometheus/jmx_prometheus_javaagent.jar"
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels the Prometheus operator selects PodMonitors and rules by "
+        "(kube-prometheus-stack: release: <its release name>)",
+    )
+    jmx_exporter_jar: str = Field(
+        default="/prometheus/jmx_prometheus_javaagent.jar",
+        description="The JMX exporter agent inside the streams' image (the JVM exits without it)",
+    )
     metrics_port: Annotated[int, Field(ge=1024, le=65535)] = 8090
     history_server: bool = Field(default=False, description="Run a Spark History Server")
     history_server_image: str | None = Field(
-        default=None, description="Image of the History Server (default: the streams' image)"
+        default=None,
+        description="Image of the History Server, Spark 4.2+ (default: the streams' image)",
     )
 
 
@@ -252,8 +261,35 @@ def _unwrap_secure(value: Any) -> tuple[Any, bool]:
 def parse_stack_config(values: dict[str, Any], *, file: str) -> StackConfig:
     """Validated stack config, or :class:`InvalidInputError` naming every bad key."""
     try:
-        return StackConfig.model_validate(values)
+        config = StackConfig.model_validate(values)
     except ValidationError as error:
         raise InvalidInputError(
             list(from_validation_error(error, file=file, stream=None))
         ) from None
+    if _history_server_reads_one_directory(config):
+        raise InvalidInputError(
+            [
+                Problem(
+                    file,
+                    None,
+                    "monitoring.historyServerImage",
+                    f"the streams' image runs Spark {config.spark.spark_version}, whose History "
+                    "Server reads one directory and will not start with one per stream. Fix: "
+                    "set historyServerImage to an image with Spark 4.2 or newer (and "
+                    "hadoop-aws), or historyServer: false",
+                )
+            ]
+        )
+    return config
+
+
+# Several `spark.history.fs.logDirectory` entries: SPARK-55793, in Spark 4.2.
+_MULTI_DIRECTORY_HISTORY = (4, 2)
+
+
+def _history_server_reads_one_directory(config: StackConfig) -> bool:
+    monitoring = config.monitoring
+    if not monitoring.history_server or monitoring.history_server_image:
+        return False
+    version = re.match(r"^(\d+)\.(\d+)", config.spark.spark_version)
+    return version is None or tuple(map(int, version.groups())) < _MULTI_DIRECTORY_HISTORY

@@ -254,6 +254,13 @@ def _check_effective(stream: EffectiveStream, config: StackConfig) -> Iterable[P
             f"{stream.application_file!r} has an unsupported scheme{hint}. Fix: use "
             f"{', '.join(APP_FILE_SCHEMES)}",
         )
+    restart = stream.restart_policy
+    if restart.type == "OnFailure" and restart.on_failure_retries is None:
+        yield problem(
+            "restart_policy.on_failure_retries",
+            "OnFailure with no count never restarts the stream. Fix: set on_failure_retries, "
+            "or keep type='Always' (see README 'Operating streams')",
+        )
     for role in ("driver", "executor"):
         resources: Driver = getattr(stream, role)
         overhead = resources.memory_overhead

@@ -122,6 +122,40 @@ def _pod_fields(stream: EffectiveStream, resources: Driver) -> dict[str, Any]:
     }
 
 
+def _quantity(value: str) -> crd.IoK8sApimachineryPkgApiResourceQuantity:
+    return crd.IoK8sApimachineryPkgApiResourceQuantity(value)
+
+
+def _event_log_directory(stream: EffectiveStream) -> crd.IoK8sApiCoreV1Container:
+    """Creates the stream's event-log "directory" before the driver starts.
+
+    Spark refuses to start when ``spark.eventLog.dir`` does not exist, and on S3 a prefix exists
+    only once something is in it. Hadoop's shell in the stream's own image writes the marker
+    with the stream's own role (``mkdir -p`` is a no-op when it is already there).
+    """
+    provider = s3a_credentials_provider(stream.hadoop_version)
+    return crd.IoK8sApiCoreV1Container(
+        name="event-log-directory",
+        image=stream.image,
+        image_pull_policy=stream.image_pull_policy,
+        command=[
+            "/opt/spark/bin/spark-class",
+            "org.apache.hadoop.fs.FsShell",
+            f"-Dfs.s3a.aws.credentials.provider={provider}",
+            "-mkdir",
+            "-p",
+            stream.event_log.uri,
+        ],
+        # spark-class gives any class a 1g heap unless told; the limit below is 512Mi.
+        env=[crd.IoK8sApiCoreV1EnvVar(name="SPARK_DRIVER_MEMORY", value="256m")],
+        resources=crd.IoK8sApiCoreV1ResourceRequirements(
+            requests={"cpu": _quantity("100m"), "memory": _quantity("384Mi")},
+            limits={"memory": _quantity("512Mi")},
+        ),
+        security_context=_security_context(),
+    )
+
+
 def _executor(stream: EffectiveStream, executor: Executor) -> crd.SparkV1beta2ExecutorSpec:
     return crd.SparkV1beta2ExecutorSpec(
         instances=executor.instances, **_pod_fields(stream, executor)
@@ -150,7 +184,9 @@ def spec(stream: EffectiveStream, monitoring: MonitoringConfig) -> dict[str, Any
             on_submission_failure_retries=restart.on_submission_failure_retries,
             on_submission_failure_retry_interval=restart.on_submission_failure_retry_interval,
         ),
-        driver=crd.SparkV1beta2DriverSpec(**_pod_fields(stream, stream.driver)),
+        driver=crd.SparkV1beta2DriverSpec(
+            init_containers=[_event_log_directory(stream)], **_pod_fields(stream, stream.driver)
+        ),
         executor=_executor(stream, stream.executor),
         monitoring=crd.SparkV1beta2MonitoringSpec(
             expose_driver_metrics=True,

@@ -140,3 +140,14 @@ def test_under_pulumi_a_plain_secret_beside_encrypted_ones_is_refused(tmp_path: 
     assert "field 'secrets': pasted in plain text" in str(error.value)
     assert "hunter2" not in str(error.value)
     check_secrets_encrypted(PROJECT, "dev")  # ours are all encrypted
+
+
+def test_a_history_server_on_a_spark_that_reads_one_directory_is_refused() -> None:
+    values, _ = read_stack_values(PROJECT, "prod")
+    values["monitoring"] = {"historyServer": True}  # and the streams' Spark 3.5.5 image
+    with pytest.raises(InvalidInputError) as error:
+        parse_stack_config(values, file="Pulumi.prod.yaml")
+    assert "field 'monitoring.historyServerImage'" in str(error.value)
+    assert "Spark 4.2" in str(error.value)
+    values["spark"] = {**values["spark"], "sparkVersion": "4.2.0"}
+    assert parse_stack_config(values, file="Pulumi.prod.yaml").monitoring.history_server

@@ -218,6 +218,13 @@ def test_each_stream_role_reaches_its_own_prefixes_and_nothing_else(aws_env: Non
                 _can(put(as_orders, b, k)) for b, k in own
             ),
             "orders reads them back": all(_can(get(as_orders, b, k)) for b, k in own),
+            # what the driver's init container writes so that Spark finds its log directory
+            "orders creates its event-log directory marker": _can(
+                put(as_orders, orders.event_log.bucket, orders.event_log.prefix)
+            ),
+            "orders creates clickstream's event-log directory marker": _can(
+                put(as_orders, clicks.event_log.bucket, clicks.event_log.prefix)
+            ),
             "orders deletes in its checkpoint": _can(
                 lambda: as_orders.delete_object(
                     Bucket=orders.checkpoint.bucket, Key=f"{orders.checkpoint.prefix}part-0"
@@ -247,6 +254,8 @@ def test_each_stream_role_reaches_its_own_prefixes_and_nothing_else(aws_env: Non
     assert scenario() == {
         "orders writes its sink, checkpoint and event logs": True,
         "orders reads them back": True,
+        "orders creates its event-log directory marker": True,
+        "orders creates clickstream's event-log directory marker": False,
         "orders deletes in its checkpoint": True,
         "orders writes clickstream's sink": False,
         "orders writes clickstream's checkpoint": False,

@@ -30,15 +30,18 @@ def apps(resources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {r["inputs"]["metadata"]["name"]: r["inputs"] for r in resources if r["type"] == APP}
 
 
-def test_streams_restart_always_with_bounded_submission_retries_and_stop_gracefully(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_streams_restart_always_with_short_intervals_and_stop_gracefully(
+    stack: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for app in apps(plan(capsys, "prod")).values():
+    for app in apps(plan(capsys, stack)).values():
         spec = app["spec"]
         policy = spec["restartPolicy"]
         assert policy["type"] == "Always"
-        assert policy["onFailureRetryInterval"] > 0
-        assert 0 < policy["onSubmissionFailureRetries"] <= 10
+        # the operator waits interval x submissions so far: keep the interval short
+        assert 0 < policy["onFailureRetryInterval"] <= 10
+        assert 0 < policy["onSubmissionFailureRetryInterval"] <= 30
+        assert 0 < policy["onSubmissionFailureRetries"] <= 10  # used if one picks OnFailure
         assert spec["driver"]["terminationGracePeriodSeconds"] >= 60
         assert spec["sparkConf"]["spark.decommission.enabled"] == "true"
         assert spec["sparkConf"]["spark.sql.streaming.metricsEnabled"] == "true"

@@ -184,6 +184,11 @@ def test_long_role_names_are_shortened_stably_within_iam_limits() -> None:
             "secrets={'ENV_VAR'",
         ),
         (
+            Stream(name="a", sink="s3://{lake}/a/", restart_policy=RestartPolicy(type="OnFailure")),
+            "restart_policy.on_failure_retries",
+            "never restarts",
+        ),
+        (
             Stream(name="a", sink="s3://{lake}/a/", reads=("s3://other",)),
             "reads[0]",
             "name the prefix",

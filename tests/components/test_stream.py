@@ -114,3 +114,16 @@ def test_a_replaced_application_is_deleted_before_its_successor_starts(orders: P
     # Two drivers on one checkpoint would corrupt it (e.g. during a rename).
     app = one(orders, "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication", "orders-app")
     assert app.delete_before_replace
+
+
+def test_the_driver_waits_for_its_policy_and_creates_its_event_log_directory(
+    orders: Plan,
+) -> None:
+    app = one(orders, "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication", "orders-app")
+    assert one(orders, "aws:iam/rolePolicy:RolePolicy", "orders-access").urn in app.dependencies
+    (init,) = app.inputs["spec"]["driver"]["initContainers"]
+    spec = app.inputs["spec"]
+    assert init["image"] == spec["image"]
+    assert init["command"][-3:] == ["-mkdir", "-p", spec["sparkConf"]["spark.eventLog.dir"]]
+    assert init["securityContext"]["runAsNonRoot"] is True
+    assert "initContainers" not in spec["executor"]  # only the driver writes event logs
