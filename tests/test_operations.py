@@ -110,12 +110,20 @@ def test_suspend_per_stack_shows_in_the_rendered_application(
     assert rendered["orders-ingest"]["spec"]["suspend"] is False
     resources = plan(capsys, "prod", streams_dir)
     assert apps(resources)["paused"]["spec"]["suspend"] is False
-    # a paused stream is not alerted on as "not running"
+    # a paused stream is not alerted on as "not running" (prod has the Prometheus operator)
+    write_stream(
+        "paused_in_prod.py",
+        """
+        from spark_streams.model import StackOverride, Stream
+        stream = Stream(name="paused-prod", sink="s3://{lake}/pp/", stacks={"prod": StackOverride(suspend=True)})
+        """,
+    )
     rule = next(
         r for r in plan(capsys, "prod", streams_dir) if r["type"].endswith(":PrometheusRule")
     )
     down = {a["labels"].get("stream") for a in rule["inputs"]["spec"]["groups"][0]["rules"]}
     assert "paused" in down  # running in prod
+    assert "paused-prod" not in down
 
 
 def test_monitoring_objects_appear_only_where_the_stack_enables_them(
