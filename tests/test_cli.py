@@ -69,6 +69,14 @@ def test_urns_are_the_ones_pulumi_up_gives(capsys: pytest.CaptureFixture[str]) -
     assert urns["data"] == "urn:pulumi:dev::spark-streams::spark-streams:storage:DataBuckets::data"
 
 
+def test_a_plan_leaves_the_sdk_as_it_found_it(capsys: pytest.CaptureFixture[str]) -> None:
+    from pulumi.runtime import resource
+
+    before = resource._get_stack_trace
+    plan_json(capsys, "--stack", "dev")
+    assert resource._get_stack_trace is before
+
+
 def test_prod_plan_protects_its_data(capsys: pytest.CaptureFixture[str]) -> None:
     plan = plan_json(capsys, "--stack", "prod")
     protected = {r["name"] for r in plan["resources"] if r["protect"]}
