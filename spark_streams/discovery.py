@@ -11,6 +11,7 @@ import ast
 import sys
 import traceback
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -24,8 +25,8 @@ class StreamFile:
     path: Path
     stream: Stream
 
-    @property
-    def label(self) -> str:
+    @cached_property
+    def label(self) -> str:  # asked for by every check of the stream
         return display_path(self.path)
 
 
