@@ -199,6 +199,13 @@ def _changed(old: Side, new: Side, identity: str) -> dict[str, Any] | None:
     resources = _stream_resources(old, new, identity)
     if not fields and not resources:
         return None
+    if not fields:
+        # The program changed, not the stream file: say what changes in its resources.
+        fields = [
+            {"field": ".".join(filter(None, [kind.rsplit(":", 1)[-1], path])), "old": a, "new": b}
+            for kind, change in sorted(resources.items())
+            for path, a, b in change
+        ]
     consequences: list[dict[str, str]] = []
     if before["name"] != after["name"]:
         consequences.append(
@@ -226,14 +233,19 @@ def _changed(old: Side, new: Side, identity: str) -> dict[str, Any] | None:
                 "`checkpoint_generation` too unless the sink is a table format that allows it",
             )
         )
+    same_checkpoint = before["checkpoint"] == after["checkpoint"]
     if before["suspend"] != after["suspend"]:
         consequences.append(
             _consequence("suspend", "is paused (spec.suspend); nothing is deleted")
             if after["suspend"]
-            else _consequence("resume", "resumes from its checkpoint")
+            else _consequence(
+                "resume",
+                "resumes from its checkpoint"
+                if same_checkpoint
+                else "resumes on its new checkpoint",
+            )
         )
     elif APP in resources and not after["suspend"]:
-        same_checkpoint = before["checkpoint"] == after["checkpoint"]
         consequences.append(
             _consequence(
                 "restart",
@@ -252,19 +264,21 @@ def _changed(old: Side, new: Side, identity: str) -> dict[str, Any] | None:
     }
 
 
-def _stream_resources(old: Side, new: Side, identity: str) -> set[str]:
-    """Types of the stream's resources whose inputs differ."""
+def _stream_resources(old: Side, new: Side, identity: str) -> dict[str, list[tuple[str, Any, Any]]]:
+    """The stream's resources whose inputs differ, by type, with what differs."""
 
     def mine(side: Side) -> dict[str, dict[str, Any]]:
         name = side.streams[identity]["name"]
         return {r["type"]: r for r in side.resources.values() if r["stream"] == name}
 
     before, after = mine(old), mine(new)
-    return {
-        t
+    changes = {
+        t: list(
+            _field_changes((before.get(t) or {}).get("inputs"), (after.get(t) or {}).get("inputs"))
+        )
         for t in set(before) | set(after)
-        if (before.get(t) or {}).get("inputs") != (after.get(t) or {}).get("inputs")
     }
+    return {t: change for t, change in changes.items() if change}
 
 
 def _other(old: Side, new: Side) -> dict[str, list[dict[str, Any]]]:
@@ -360,7 +374,7 @@ def markdown(result: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_ALERTING = {"checkpoint", "stop", "restart", "sink"}
+_ALERTING = {"checkpoint", "stop", "restart", "sink", "suspend"}
 
 
 def _show(value: Any) -> str:

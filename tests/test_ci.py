@@ -70,19 +70,28 @@ def test_ci_jobs_that_reach_the_cluster_have_the_aws_cli() -> None:
     assert pipeline[".deploy"]["extends"] == ".aws-oidc"
 
 
-def test_a_failed_preview_still_updates_the_note_then_fails_the_job(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("preview_exit", "job_exit"), [(3, 3), (0, 1)])
+def test_a_failed_preview_still_updates_the_note_then_fails_the_job(
+    preview_exit: int, job_exit: int, tmp_path: Path
+) -> None:
     # GitLab runs the lines in one bash with errexit and pipefail; pulumi, uv, git are stubs here.
     # The preview fails, and so does reading the secrets (as when the backend is unreachable).
+    # The job still posts its note, then fails with the preview's status.
     stubs = tmp_path / "bin"
     stubs.mkdir()
     calls = tmp_path / "calls"
     (stubs / "pulumi").write_text(
         f'#!/bin/sh\necho "pulumi $*" >> {calls}\n'
-        'case "$1" in preview) echo "error: policy violation"; exit 3;; '
+        f'case "$1" in preview) echo "error: policy violation"; exit {preview_exit};; '
         'config) echo "error: cannot decrypt" >&2; exit 255;; esac\n'
     )
     for tool in ("uv", "git"):
         (stubs / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> {calls}\n')
+    # the stream diff fails too (an invalid stream file)
+    (stubs / "uv").write_text(
+        f'#!/bin/sh\necho "uv $*" >> {calls}\n'
+        'case "$*" in *" diff "*) echo "1 problem: streams/x.py" >&2; exit 1;; esac\n'
+    )
     for stub in stubs.iterdir():
         stub.chmod(0o755)
     script = yaml.safe_load(GITLAB.read_text())["preview"]["script"]
@@ -98,9 +107,10 @@ def test_a_failed_preview_still_updates_the_note_then_fails_the_job(tmp_path: Pa
         text=True,
         check=False,
     )
-    assert result.returncode == 3
+    assert result.returncode == job_exit  # the preview's failure first, else the diff's
     assert "policy violation" in (tmp_path / "preview-dev.txt").read_text()
-    assert "uv run spark-streams mr-note --stack dev" in calls.read_text()
+    assert "uv run --frozen spark-streams mr-note --stack dev" in calls.read_text()
+    assert "1 problem: streams/x.py" in (tmp_path / "diff-dev.json").read_text()
 
 
 def test_github_previews_never_borrow_another_stacks_role() -> None:

@@ -256,3 +256,31 @@ def test_shared_resources_are_matched_by_type_and_name_not_urn_spelling() -> Non
         old, side(next(iter(new.resources)), 14), stack="dev", base="HEAD", commit="0"
     )
     assert [r["name"] for r in changed["other"]["changed"]] == ["data-lake"]
+
+
+def test_a_program_change_names_what_changes_in_each_streams_resources(repo: Path) -> None:
+    edit(
+        repo / "spark_streams/sparkapp.py",
+        '"spark.eventLog.enabled": "true",',
+        '"spark.eventLog.enabled": "true",\n        "spark.example.added": "1",',
+    )
+    changed = diff_json(repo)["streams"]["changed"]
+    assert len(changed) == 3  # every stream in dev
+    for entry in changed:
+        assert {
+            "field": "SparkApplication.spec.sparkConf.spark.example.added",
+            "old": None,
+            "new": "1",
+        } in entry["fields"]
+        assert kinds(entry) == {"restart"}
+
+
+def test_resuming_onto_a_new_checkpoint_does_not_claim_to_resume_from_the_old(repo: Path) -> None:
+    edit(repo / "streams/orders.py", '"dev": StackOverride(', '"dev": StackOverride(suspend=True, ')
+    git(repo, "commit", "-qam", "pause")
+    edit(repo / "streams/orders.py", '"dev": StackOverride(suspend=True, ', '"dev": StackOverride(')
+    edit(repo / "streams/orders.py", "    sink=", "    checkpoint_generation=1,\n    sink=")
+    (entry,) = diff_json(repo)["streams"]["changed"]
+    texts = [c["text"] for c in entry["consequences"]]
+    assert "resumes on its new checkpoint" in texts
+    assert not any("from its checkpoint" in t for t in texts)
