@@ -32,7 +32,9 @@ namespace = StreamingNamespace(
 )
 operator = SparkOperator(
     "spark-operator",
-    SparkOperatorArgs(config.operator, config.namespace, monitoring.prometheus_operator),
+    SparkOperatorArgs(
+        config.operator, config.namespace, monitoring.prometheus_operator, monitoring.labels
+    ),
     opts=pulumi.ResourceOptions(provider=cluster.k8s_provider, depends_on=[namespace]),
 )
 for stream in streams:
@@ -63,7 +65,9 @@ if monitoring.history_server:
         HistoryServerArgs(
             namespace=config.namespace,
             image=monitoring.history_server_image or config.spark.image,
-            hadoop_credentials_provider=s3a_credentials_provider(config.spark.hadoop_version),
+            hadoop_credentials_provider=s3a_credentials_provider(
+                monitoring.history_server_hadoop_version
+            ),
             bucket_prefix=config.buckets.prefix,
             event_log_bucket=buckets.names["event-logs"],
             directories=[(s.name, s.event_log) for s in streams],

@@ -2,7 +2,8 @@
 
 Each stream writes event logs under its own prefix (its role may write nowhere else), so the
 server is given the list of those directories (``spark.history.fs.logDirectory`` accepts a
-comma-separated list since SPARK-55793; older servers read only the first).
+comma-separated list since SPARK-55793, Spark 4.2; an older server takes the list for one path
+and does not start, which the stack config check refuses).
 """
 
 from __future__ import annotations

@@ -97,29 +97,19 @@ def alert_rules(namespace: str, running: Sequence[str]) -> list[dict[str, Any]]:
                 "completed no batch for 20 minutes",
             },
         },
-        {
-            "alert": "SparkStreamFallingBehind",
-            "expr": f"avg_over_time({_gauge('processingrate', namespace)}[30m]) "
-            f"< avg_over_time({_gauge('inputrate', namespace)}[30m])",
-            "for": "30m",
-            "labels": {"severity": "warning"},
-            "annotations": {
-                "summary": "Stream {{ $labels.app_id }} processes rows more slowly than they "
-                "arrive: its lag grows",
-                "description": "Add executors (executor.instances) or cores, then check the "
-                "driver log for slow batches.",
-            },
-        },
     ]
     return rules
 
 
 def _gauge(name: str, namespace: str) -> str:
-    """A Structured Streaming gauge of the namespace's drivers.
+    """A Structured Streaming gauge of the namespace's drivers, under each name it goes by.
 
-    JMX exporter 0.x names the rate gauges ``..._inputrate_total``; 1.x drops ``_total``.
+    The operator's exporter rules name ``inputRate-total`` ``..._inputrate_total``; Spark 3's
+    JMX beans also carry ``type=gauges``, which those rules fold into the name, and exporter 1.x
+    drops a trailing ``_total``.
     """
-    return f'{{__name__=~"{STREAMING_METRIC}_{name}(_total)?", app_namespace="{namespace}"}}'
+    pattern = f"{STREAMING_METRIC}_{name}(_total)?(_type_gauges)?"
+    return f'{{__name__=~"{pattern}", app_namespace="{namespace}"}}'
 
 
 class StreamMonitoring(pulumi.ComponentResource):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -20,8 +21,10 @@ RELEASE = "spark-operator"
 class SparkOperatorArgs:
     config: OperatorConfig
     job_namespace: str
-    # The cluster runs the Prometheus operator: let the chart add its own PodMonitor.
+    # The cluster runs the Prometheus operator: let the chart add its own PodMonitor, with the
+    # labels that Prometheus selects PodMonitors by.
     pod_monitor: bool = False
+    pod_monitor_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def chart_values(args: SparkOperatorArgs) -> dict[str, Any]:
@@ -40,7 +43,7 @@ def chart_values(args: SparkOperatorArgs) -> dict[str, Any]:
         "hook": {"upgradeCrd": True},
         "prometheus": {
             "metrics": {"enable": True},
-            "podMonitor": {"create": args.pod_monitor},
+            "podMonitor": {"create": args.pod_monitor, "labels": dict(args.pod_monitor_labels)},
         },
     }
     return _merge(ours, args.config.values)

@@ -77,7 +77,7 @@ class Stream(pulumi.ComponentResource):
             api_version=sparkapp.API_VERSION,
             kind=sparkapp.KIND,
             metadata={"name": stream.name, "namespace": stream.namespace, "labels": labels},
-            spec=sparkapp.spec(stream, args.monitoring),
+            spec=sparkapp.spec(stream, args.monitoring, self.role.arn),
             # The driver starts only once its role may reach its prefixes. A replacement (e.g.
             # a rename) stops the old driver before the new one starts: two queries on one
             # checkpoint corrupt it.

@@ -96,6 +96,11 @@ class MonitoringConfig(_Section):
         default=None,
         description="Image of the History Server, Spark 4.2+ (default: the streams' image)",
     )
+    history_server_hadoop_version: Literal["3.3", "3.4"] = Field(
+        default="3.4",
+        description="Hadoop in the History Server's image (Spark 4 ships 3.4): picks the S3A "
+        "credentials provider",
+    )
 
 
 class SparkDefaults(_Section):

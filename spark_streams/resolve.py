@@ -55,6 +55,7 @@ class EffectiveStream(BaseModel):
 
     file: str
     stack: str
+    aws_region: str
     name: str
     identity: str
     renamed_from: tuple[str, ...]
@@ -131,6 +132,7 @@ def resolve(item: StreamFile, config: StackConfig, stack: str) -> EffectiveStrea
     return EffectiveStream(
         file=item.label,
         stack=stack,
+        aws_region=config.aws_region,
         name=stream.name,
         identity=identity,
         renamed_from=stream.renamed_from,

@@ -1,7 +1,7 @@
 """The SparkApplication of one stream, built with Kubeflow's own models of the v1beta2 CRD.
 
-Everything here is known before deploy (no Pulumi outputs), so ``spark-streams render`` shows
-exactly what the cluster receives.
+Everything here but the stream role's ARN is known before deploy, so ``spark-streams render``
+shows what the cluster receives.
 """
 
 from __future__ import annotations
@@ -126,12 +126,35 @@ def _quantity(value: str) -> crd.IoK8sApimachineryPkgApiResourceQuantity:
     return crd.IoK8sApimachineryPkgApiResourceQuantity(value)
 
 
+# The init container's own web identity token. EKS injects its token into the containers a pod
+# has when the pod is created; the operator's webhook may add the init container after that.
+TOKEN_VOLUME = "stream-aws-token"
+TOKEN_DIR = "/var/run/secrets/spark-streams/aws"
+
+
+def _token_volume() -> crd.IoK8sApiCoreV1Volume:
+    token = crd.IoK8sApiCoreV1ServiceAccountTokenProjection(
+        audience="sts.amazonaws.com", expiration_seconds=3600, path="token"
+    )
+    return crd.IoK8sApiCoreV1Volume(
+        name=TOKEN_VOLUME,
+        projected=crd.IoK8sApiCoreV1ProjectedVolumeSource(
+            sources=[crd.IoK8sApiCoreV1VolumeProjection(service_account_token=token)]
+        ),
+    )
+
+
+def _token_mount() -> crd.IoK8sApiCoreV1VolumeMount:
+    return crd.IoK8sApiCoreV1VolumeMount(name=TOKEN_VOLUME, mount_path=TOKEN_DIR, read_only=True)
+
+
 def _event_log_directory(stream: EffectiveStream) -> crd.IoK8sApiCoreV1Container:
     """Creates the stream's event-log "directory" before the driver starts.
 
     Spark refuses to start when ``spark.eventLog.dir`` does not exist, and on S3 a prefix exists
     only once something is in it. Hadoop's shell in the stream's own image writes the marker
-    with the stream's own role (``mkdir -p`` is a no-op when it is already there).
+    with the stream's own role (``mkdir -p`` is a no-op when it is already there), through its
+    own token; the role's ARN is laid in by :func:`spec`.
     """
     provider = s3a_credentials_provider(stream.hadoop_version)
     return crd.IoK8sApiCoreV1Container(
@@ -146,8 +169,16 @@ def _event_log_directory(stream: EffectiveStream) -> crd.IoK8sApiCoreV1Container
             "-p",
             stream.event_log.uri,
         ],
-        # spark-class gives any class a 1g heap unless told; the limit below is 512Mi.
-        env=[crd.IoK8sApiCoreV1EnvVar(name="SPARK_DRIVER_MEMORY", value="256m")],
+        env=[
+            # spark-class gives any class a 1g heap unless told; the limit below is 512Mi.
+            crd.IoK8sApiCoreV1EnvVar(name="SPARK_DRIVER_MEMORY", value="256m"),
+            crd.IoK8sApiCoreV1EnvVar(name="AWS_REGION", value=stream.aws_region),
+            crd.IoK8sApiCoreV1EnvVar(
+                name="AWS_WEB_IDENTITY_TOKEN_FILE", value=f"{TOKEN_DIR}/token"
+            ),
+            crd.IoK8sApiCoreV1EnvVar(name="AWS_ROLE_SESSION_NAME", value=stream.name),
+        ],
+        volume_mounts=[_token_mount()],
         resources=crd.IoK8sApiCoreV1ResourceRequirements(
             requests={"cpu": _quantity("100m"), "memory": _quantity("384Mi")},
             limits={"memory": _quantity("512Mi")},
@@ -162,7 +193,9 @@ def _executor(stream: EffectiveStream, executor: Executor) -> crd.SparkV1beta2Ex
     )
 
 
-def spec(stream: EffectiveStream, monitoring: MonitoringConfig) -> dict[str, Any]:
+def spec(stream: EffectiveStream, monitoring: MonitoringConfig, role_arn: Any) -> dict[str, Any]:
+    """The SparkApplication spec; ``role_arn`` (the stream role's, a Pulumi output) is the one
+    value in it that only AWS knows."""
     restart = stream.restart_policy
     application = crd.SparkV1beta2SparkApplicationSpec(
         type=stream.type,
@@ -185,8 +218,12 @@ def spec(stream: EffectiveStream, monitoring: MonitoringConfig) -> dict[str, Any
             on_submission_failure_retry_interval=restart.on_submission_failure_retry_interval,
         ),
         driver=crd.SparkV1beta2DriverSpec(
-            init_containers=[_event_log_directory(stream)], **_pod_fields(stream, stream.driver)
+            init_containers=[_event_log_directory(stream)],
+            # Mounted in the driver too: the webhook adds only volumes the driver mounts.
+            volume_mounts=[_token_mount()],
+            **_pod_fields(stream, stream.driver),
         ),
+        volumes=[_token_volume()],
         executor=_executor(stream, stream.executor),
         monitoring=crd.SparkV1beta2MonitoringSpec(
             expose_driver_metrics=True,
@@ -199,4 +236,7 @@ def spec(stream: EffectiveStream, monitoring: MonitoringConfig) -> dict[str, Any
         ),
     )
     result: dict[str, Any] = application.to_dict()
+    # The models take strings only: the output goes in after them.
+    (init,) = result["driver"]["initContainers"]
+    init["env"].append({"name": "AWS_ROLE_ARN", "value": role_arn})
     return result

@@ -139,4 +139,22 @@ def test_monitoring_objects_appear_only_where_the_stack_enables_them(
 def test_operator_upgrades_keep_crds_in_step(capsys: pytest.CaptureFixture[str]) -> None:
     release = next(r for r in plan(capsys, "prod") if r["type"] == "kubernetes:helm.sh/v3:Release")
     assert release["inputs"]["values"]["hook"]["upgradeCrd"] is True
-    assert release["inputs"]["values"]["prometheus"]["podMonitor"]["create"] is True
+    assert release["inputs"]["values"]["prometheus"]["podMonitor"] == {
+        "create": True,
+        "labels": {"release": "kube-prometheus-stack"},  # what Prometheus selects by
+    }
+
+
+def test_the_history_server_reads_s3_with_its_own_hadoops_provider(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # prod streams run Spark 3.5 (Hadoop 3.3, AWS SDK v1); its History Server Spark 4.2 (Hadoop 3.4)
+    resources = plan(capsys, "prod")
+    deployment = next(r for r in resources if r["type"] == "kubernetes:apps/v1:Deployment")
+    (container,) = deployment["inputs"]["spec"]["template"]["spec"]["containers"]
+    options = container["env"][0]["value"]
+    assert (
+        "software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider" in options
+    )
+    app = next(iter(apps(resources).values()))
+    assert app["spec"]["hadoopConf"]["fs.s3a.aws.credentials.provider"].startswith("com.amazonaws")

@@ -127,3 +127,14 @@ def test_the_driver_waits_for_its_policy_and_creates_its_event_log_directory(
     assert init["command"][-3:] == ["-mkdir", "-p", spec["sparkConf"]["spark.eventLog.dir"]]
     assert init["securityContext"]["runAsNonRoot"] is True
     assert "initContainers" not in spec["executor"]  # only the driver writes event logs
+    # its own credentials, whatever order the cluster's webhooks run in
+    env = {e["name"]: e["value"] for e in init["env"]}
+    assert env["AWS_ROLE_ARN"] == "<unknown: arn of orders-role>"
+    assert env["AWS_WEB_IDENTITY_TOKEN_FILE"].startswith(init["volumeMounts"][0]["mountPath"])
+    (volume,) = spec["volumes"]
+    assert volume["name"] == init["volumeMounts"][0]["name"]
+    assert volume["projected"]["sources"][0]["serviceAccountToken"]["audience"] == (
+        "sts.amazonaws.com"
+    )
+    # the operator's webhook adds a volume to the pod only when the driver mounts it
+    assert volume["name"] in {m["name"] for m in spec["driver"]["volumeMounts"]}
