@@ -78,9 +78,9 @@ class Stream(pulumi.ComponentResource):
             kind=sparkapp.KIND,
             metadata={"name": stream.name, "namespace": stream.namespace, "labels": labels},
             spec=sparkapp.spec(stream, args.monitoring, self.role.arn),
-            # The driver starts only once its role may reach its prefixes. A replacement (e.g.
-            # a rename) stops the old driver before the new one starts: two queries on one
-            # checkpoint corrupt it.
+            # Submitted only once its role's policy exists (IAM may take seconds more to apply
+            # it; the restart policy covers that). A replacement (e.g. a rename) stops the old
+            # driver before the new one starts: two queries on one checkpoint corrupt it.
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[account, access, *args.requires],
