@@ -47,7 +47,8 @@ def upsert_note(request: MergeRequest, marker: str, body: str) -> tuple[str, int
 
     Each attempt lists the notes again before it writes, so a create whose answer was lost (the
     note exists, GitLab said 502) is found and updated, never posted twice. Rate limits (429)
-    are waited out by python-gitlab; 5xx answers and network errors are retried here,
+    are waited out by python-gitlab; 5xx answers GitLab's client counts as transient, refused
+    connections and time-outs are retried here,
     :data:`RETRIES` times with backoff. The body is complete before the one create or update
     call, so a failure never leaves a half-written note.
     """
