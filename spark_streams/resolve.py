@@ -305,7 +305,7 @@ _RESERVED_CONF = frozenset(
 _SECRET_CONF = re.compile(r"(?i)secret|password|token|access[.]?key")
 # In a value, only an assignment (a JAAS line's `password="..."`), not a class or topic name
 # that merely holds the word.
-_SECRET_ASSIGNMENT = re.compile(r"(?i)(secret|password|token|access[.]?key)\w*\s*[=:]")
+_SECRET_ASSIGNMENT = re.compile(r"(?i)(secret|password|passwd|token|access[.]?key)[\"']?\s*[=:]")
 
 
 # Names of shared objects in the namespace that a stream's service account would collide with.

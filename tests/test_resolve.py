@@ -189,6 +189,11 @@ def test_long_role_names_are_shortened_stably_within_iam_limits() -> None:
             "never restarts",
         ),
         (
+            Stream(name="a", sink="s3://{lake}/a/", spark_conf={"spark.json": '{"password": "x"}'}),
+            "spark_conf.spark.json",
+            "secrets={'ENV_VAR'",
+        ),
+        (
             Stream(name="a", sink="s3://{lake}/a/", reads=("s3://other",)),
             "reads[0]",
             "name the prefix",
@@ -263,7 +268,11 @@ def test_a_conf_value_that_only_names_a_token_class_is_not_a_secret() -> None:
     stream = Stream(
         name="a",
         sink="s3://{lake}/a/",
-        spark_conf={"spark.x.binding": "org.example.SessionTokenBinding", "spark.y": "auth-tokens"},
+        spark_conf={
+            "spark.x.binding": "org.example.SessionTokenBinding",
+            "spark.y": "auth-tokens",
+            "spark.z": "tokenizer: whitespace",
+        },
     )
     (effective,) = resolved(stream)
     assert effective.spark_conf["spark.y"] == "auth-tokens"
