@@ -88,6 +88,9 @@ class SparkOverrides:
     application_file: str | None = Field(
         default=None, description="local:// (inside the image), s3a:// or https://"
     )
+    hadoop_version: Literal["3.3", "3.4"] | None = Field(
+        default=None, description="Hadoop in the image: picks the S3A credentials provider"
+    )
     node_selector: dict[str, str] | None = None
     tolerations: tuple[Toleration, ...] | None = None
     restart_policy: RestartPolicy | None = None

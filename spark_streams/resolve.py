@@ -146,7 +146,7 @@ def resolve(item: StreamFile, config: StackConfig, stack: str) -> EffectiveStrea
         main_class=pick("main_class", spark.main_class),
         application_file=pick("application_file", spark.application_file),
         arguments=stream.arguments,
-        hadoop_version=spark.hadoop_version,
+        hadoop_version=pick("hadoop_version", spark.hadoop_version),
         node_selector=pick("node_selector", spark.node_selector),
         tolerations=pick("tolerations", spark.tolerations),
         restart_policy=pick("restart_policy", spark.restart_policy),

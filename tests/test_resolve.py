@@ -276,3 +276,15 @@ def test_a_conf_value_that_only_names_a_token_class_is_not_a_secret() -> None:
     )
     (effective,) = resolved(stream)
     assert effective.spark_conf["spark.y"] == "auth-tokens"
+
+
+def test_a_stream_on_a_newer_image_picks_its_own_hadoop() -> None:
+    (stream,) = resolved(
+        Stream(
+            name="a",
+            sink="s3://{lake}/a/",
+            image="spark:4.0",
+            stacks={"dev": StackOverride(hadoop_version="3.4")},
+        )
+    )
+    assert stream.hadoop_version == "3.4"  # dev's stack default is 3.3
