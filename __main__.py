@@ -11,6 +11,7 @@ from components.monitoring import StreamMonitoring, StreamMonitoringArgs
 from components.namespace import StreamingNamespace, StreamingNamespaceArgs
 from components.operator import SparkOperator, SparkOperatorArgs
 from components.stream import Stream, StreamArgs
+from spark_streams.config import history_server_hadoop
 from spark_streams.sparkapp import s3a_credentials_provider
 from spark_streams.stack import program_inputs, secret_values
 
@@ -65,9 +66,7 @@ if monitoring.history_server:
         HistoryServerArgs(
             namespace=config.namespace,
             image=monitoring.history_server_image or config.spark.image,
-            hadoop_credentials_provider=s3a_credentials_provider(
-                monitoring.history_server_hadoop_version
-            ),
+            hadoop_credentials_provider=s3a_credentials_provider(history_server_hadoop(config)),
             bucket_prefix=config.buckets.prefix,
             event_log_bucket=buckets.names["event-logs"],
             directories=[(s.name, s.event_log) for s in streams],

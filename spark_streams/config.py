@@ -96,10 +96,10 @@ class MonitoringConfig(_Section):
         default=None,
         description="Image of the History Server, Spark 4.2+ (default: the streams' image)",
     )
-    history_server_hadoop_version: Literal["3.3", "3.4"] = Field(
-        default="3.4",
-        description="Hadoop in the History Server's image (Spark 4 ships 3.4): picks the S3A "
-        "credentials provider",
+    history_server_hadoop_version: Literal["3.3", "3.4"] | None = Field(
+        default=None,
+        description="Hadoop in historyServerImage: picks the S3A credentials provider "
+        "(default 3.4, what Spark 4 ships; without that image, the streams' hadoopVersion)",
     )
 
 
@@ -177,6 +177,14 @@ def check_secrets_encrypted(project_dir: Path, stack: str) -> None:
     if message:
         label = display_path(stack_file(project_dir, stack))
         raise InvalidInputError([Problem(label, None, "secrets", message)])
+
+
+def history_server_hadoop(config: StackConfig) -> str:
+    """Hadoop of the image the History Server runs: its own, or the streams'."""
+    monitoring = config.monitoring
+    if monitoring.history_server_hadoop_version:
+        return monitoring.history_server_hadoop_version
+    return "3.4" if monitoring.history_server_image else config.spark.hadoop_version
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:

@@ -26,8 +26,9 @@ APP = "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication"
 ROLE = "aws:iam/role:Role"
 POLICY = "aws:iam/rolePolicy:RolePolicy"
 ACCOUNT = "kubernetes:core/v1:ServiceAccount"
-# Effective fields that say where a stream is, not what it is: shown through the paths instead.
-_NOT_FIELDS = {"file", "stack", "identity"}
+# Effective fields that say where a stream is, not what it is: what they change shows in the
+# stream's resources instead.
+_NOT_FIELDS = {"file", "stack", "identity", "aws_region"}
 
 
 class GitRefError(Exception):

@@ -305,7 +305,10 @@ _RESERVED_CONF = frozenset(
 _SECRET_CONF = re.compile(r"(?i)secret|password|token|access[.]?key")
 # In a value, only an assignment (a JAAS line's `password="..."`), not a class or topic name
 # that merely holds the word.
-_SECRET_ASSIGNMENT = re.compile(r"(?i)(secret|password|passwd|token|access[.]?key)[\"']?\s*[=:]")
+_SECRET_ASSIGNMENT = re.compile(
+    r"(?i)(secret|passw(?:or)?d|token|access[._-]?key)"
+    r"(?:[_-]?(?:access[_-]?)?(?:key|id|value))?[\"']?\s*[=:]"
+)
 
 
 # Names of shared objects in the namespace that a stream's service account would collide with.

@@ -176,7 +176,12 @@ def _event_log_directory(stream: EffectiveStream) -> crd.IoK8sApiCoreV1Container
             crd.IoK8sApiCoreV1EnvVar(
                 name="AWS_WEB_IDENTITY_TOKEN_FILE", value=f"{TOKEN_DIR}/token"
             ),
-            crd.IoK8sApiCoreV1EnvVar(name="AWS_ROLE_SESSION_NAME", value=stream.name),
+            # STS wants 2-64 characters; a stream name may be one
+            crd.IoK8sApiCoreV1EnvVar(
+                name="AWS_ROLE_SESSION_NAME", value=f"spark-streams-{stream.name}"
+            ),
+            # what EKS sets on the containers it sees: STS in the region, not the global one
+            crd.IoK8sApiCoreV1EnvVar(name="AWS_STS_REGIONAL_ENDPOINTS", value="regional"),
         ],
         volume_mounts=[_token_mount()],
         resources=crd.IoK8sApiCoreV1ResourceRequirements(

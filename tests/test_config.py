@@ -14,6 +14,7 @@ from spark_streams.config import (
     SECRET_PLACEHOLDER,
     StackConfig,
     check_secrets_encrypted,
+    history_server_hadoop,
     parse_stack_config,
     read_stack_values,
 )
@@ -151,3 +152,14 @@ def test_a_history_server_on_a_spark_that_reads_one_directory_is_refused() -> No
     assert "Spark 4.2" in str(error.value)
     values["spark"] = {**values["spark"], "sparkVersion": "4.2.0"}
     assert parse_stack_config(values, file="Pulumi.prod.yaml").monitoring.history_server
+
+
+def test_the_history_server_reads_s3_as_the_hadoop_of_the_image_it_runs() -> None:
+    values, _ = read_stack_values(PROJECT, "prod")
+    prod = parse_stack_config(values, file="Pulumi.prod.yaml")
+    assert history_server_hadoop(prod) == "3.4"  # its own Spark 4.2 image
+    values["spark"] = {**values["spark"], "sparkVersion": "4.2.0", "hadoopVersion": "3.3"}
+    values["monitoring"] = {"historyServer": True}  # the streams' image
+    assert history_server_hadoop(parse_stack_config(values, file="f")) == "3.3"
+    values["monitoring"] = {"historyServer": True, "historyServerHadoopVersion": "3.4"}
+    assert history_server_hadoop(parse_stack_config(values, file="f")) == "3.4"

@@ -188,10 +188,21 @@ def test_long_role_names_are_shortened_stably_within_iam_limits() -> None:
             "restart_policy.on_failure_retries",
             "never restarts",
         ),
-        (
-            Stream(name="a", sink="s3://{lake}/a/", spark_conf={"spark.json": '{"password": "x"}'}),
-            "spark_conf.spark.json",
-            "secrets={'ENV_VAR'",
+        *(
+            (
+                Stream(name="a", sink="s3://{lake}/a/", spark_conf={"spark.x": value}),
+                "spark_conf.spark.x",
+                "secrets={'ENV_VAR'",
+            )
+            for value in (
+                '{"password": "x"}',
+                "secret_key=abc",
+                '{"secretKey": "abc"}',
+                "aws_secret_access_key = abc",
+                "accessKeyId=AKIA",
+                "token_value=abc",
+                "access_key: abc",
+            )
         ),
         (
             Stream(name="a", sink="s3://{lake}/a/", reads=("s3://other",)),

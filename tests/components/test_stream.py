@@ -130,6 +130,8 @@ def test_the_driver_waits_for_its_policy_and_creates_its_event_log_directory(
     # its own credentials, whatever order the cluster's webhooks run in
     env = {e["name"]: e["value"] for e in init["env"]}
     assert env["AWS_ROLE_ARN"] == "<unknown: arn of orders-role>"
+    assert 2 <= len(env["AWS_ROLE_SESSION_NAME"]) <= 64  # what STS accepts
+    assert env["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
     assert env["AWS_WEB_IDENTITY_TOKEN_FILE"].startswith(init["volumeMounts"][0]["mountPath"])
     (volume,) = spec["volumes"]
     assert volume["name"] == init["volumeMounts"][0]["name"]
