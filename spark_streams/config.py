@@ -170,13 +170,13 @@ def check_secrets_encrypted(project_dir: Path, stack: str) -> None:
     Under Pulumi the whole ``secrets`` object reads as secret as soon as one value in it is,
     so only the file tells a plain value beside encrypted ones.
     """
-    if not stack_file(project_dir, stack).is_file():
+    path = stack_file(project_dir, stack)
+    if not path.is_file():
         return
     secrets = read_stack_values(project_dir, stack)[0].get("secrets")
     message = _plain_secrets(secrets) if isinstance(secrets, dict) else None
     if message:
-        label = display_path(stack_file(project_dir, stack))
-        raise InvalidInputError([Problem(label, None, "secrets", message)])
+        raise InvalidInputError([Problem(display_path(path), None, "secrets", message)])
 
 
 def history_server_hadoop(config: StackConfig) -> str:
@@ -202,44 +202,30 @@ def read_stack_values(project_dir: Path, stack: str) -> tuple[dict[str, Any], se
     :data:`SECRET_PLACEHOLDER`; only their presence matters offline.
     """
     path = stack_file(project_dir, stack)
-    label = display_path(path)
+
+    def refuse(field: str | None, message: str) -> InvalidInputError:
+        return InvalidInputError([Problem(display_path(path), None, field, message)])
+
     try:
         # Bytes: PyYAML reports a bad encoding as a YAMLError, with where it is.
         document = yaml.safe_load(path.read_bytes()) or {}
     except yaml.reader.ReaderError as error:
-        raise InvalidInputError(
-            [
-                Problem(
-                    label,
-                    None,
-                    None,
-                    f"byte {error.position}: not UTF-8 ({error.reason}). Fix: save it as UTF-8",
-                )
-            ]
+        raise refuse(
+            None, f"byte {error.position}: not UTF-8 ({error.reason}). Fix: save it as UTF-8"
         ) from None
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         at = f"line {where.line + 1}: " if where else ""
         problem = getattr(error, "problem", None) or "not valid YAML"
-        raise InvalidInputError(
-            [Problem(label, None, None, f"{at}{problem}. Fix: correct the YAML syntax")]
-        ) from None
+        raise refuse(None, f"{at}{problem}. Fix: correct the YAML syntax") from None
     if not isinstance(document, dict):
-        raise InvalidInputError(
-            [Problem(label, None, None, "is not a mapping. Fix: start the file with `config:`")]
-        )
+        raise refuse(None, "is not a mapping. Fix: start the file with `config:`")
     raw = document.get("config") or {}
     if not isinstance(raw, dict):
-        raise InvalidInputError(
-            [
-                Problem(
-                    label,
-                    None,
-                    "config",
-                    "is not a mapping. Fix: write one `spark-streams:<key>: <value>` per line "
-                    "under `config:` (see Pulumi.yaml)",
-                )
-            ]
+        raise refuse(
+            "config",
+            "is not a mapping. Fix: write one `spark-streams:<key>: <value>` per line under "
+            "`config:` (see Pulumi.yaml)",
         )
     values: dict[str, Any] = {}
     secret: set[str] = set()

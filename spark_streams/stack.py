@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,8 @@ def config_value(raw: str) -> Any:
     Every other key of ours is a string, so ``clusterName: "1234"`` stays the string "1234".
     """
     if raw.startswith(("{", "[")):
-        try:
+        with contextlib.suppress(json.JSONDecodeError):
             return json.loads(raw)
-        except json.JSONDecodeError:
-            return raw
     return raw
 
 
