@@ -2,7 +2,7 @@
 # They need Python 3.11, git and make: uv is used from PATH when it is there, otherwise a pinned
 # uv is installed once into .tools/ (inside the project, never into the system interpreter).
 UV_VERSION := 0.13.8
-UV_LOCAL := .tools/uv-$(UV_VERSION)/bin/uv
+UV_LOCAL := $(CURDIR)/.tools/uv-$(UV_VERSION)/bin/uv
 UV ?= $(or $(shell command -v uv 2>/dev/null),$(UV_LOCAL))
 STACK ?= dev
 RUN = $(UV) run --frozen --no-sync
@@ -10,7 +10,7 @@ RUN = $(UV) run --frozen --no-sync
 .PHONY: sync plan render test lint types unit bench clean
 
 $(UV_LOCAL):
-	@echo "uv not on PATH: installing uv $(UV_VERSION) into $(dir $(UV_LOCAL)) (once)"
+	@echo "uv not on PATH: installing uv $(UV_VERSION) into .tools/ (once)"
 	@python3 -m venv $(dir $(UV_LOCAL)).. && $(dir $(UV_LOCAL))pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 sync: $(if $(filter $(UV_LOCAL),$(UV)),$(UV_LOCAL))

@@ -13,7 +13,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components import PACKAGE
+from components import DATA_BUCKETS
 from spark_streams.config import BucketsConfig
 
 _SseDefault = (
@@ -59,7 +59,7 @@ class DataBuckets(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DataBucketsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(f"{PACKAGE}:storage:DataBuckets", name, None, opts)
+        super().__init__(DATA_BUCKETS, name, None, opts)
         config = args.config
         self.names = {purpose: config.name(purpose) for purpose in PURPOSES}
         key: aws.kms.Key | None = None

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import PACKAGE
-from spark_streams import iam
+from components import CLUSTER
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,7 @@ class Cluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(f"{PACKAGE}:cluster:Cluster", name, None, opts)
+        super().__init__(CLUSTER, name, None, opts)
         self.aws_provider = aws.Provider(
             f"{name}-aws", region=args.region, opts=pulumi.ResourceOptions(parent=self)
         )
@@ -88,18 +86,3 @@ class Cluster(pulumi.ComponentResource):
         self.register_outputs(
             {"oidcIssuer": self.oidc_issuer, "oidcProviderArn": self.oidc_provider_arn}
         )
-
-
-def irsa_trust_policy(
-    oidc_provider_arn: pulumi.Input[str],
-    oidc_issuer: pulumi.Input[str],
-    namespace: str,
-    service_account: str,
-) -> pulumi.Output[str]:
-    """Trust policy JSON letting only ``namespace/service_account`` of the cluster assume a role."""
-    # The issuer host becomes part of the condition keys, so the document needs its value.
-    return pulumi.Output.all(oidc_provider_arn, oidc_issuer).apply(
-        lambda arn_issuer: json.dumps(
-            iam.trust_policy(arn_issuer[0], arn_issuer[1], namespace, service_account)
-        )
-    )

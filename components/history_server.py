@@ -12,12 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import PACKAGE
-from components.cluster import irsa_trust_policy
-from components.stream import ROLE_ARN_ANNOTATION
+from components import HISTORY_SERVER
+from components.irsa import WorkloadIdentityArgs, workload_identity
 from spark_streams import iam
 from spark_streams.resolve import S3Location, iam_role_name
 from spark_streams.sparkapp import SPARK_UID
@@ -75,34 +73,21 @@ class HistoryServer(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: HistoryServerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(f"{PACKAGE}:monitoring:HistoryServer", name, None, opts)
+        super().__init__(HISTORY_SERVER, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-role",
-            name=iam_role_name(args.bucket_prefix, NAME),
-            assume_role_policy=irsa_trust_policy(
-                args.oidc_provider_arn, args.oidc_issuer, args.namespace, NAME
+        identity = workload_identity(
+            name,
+            WorkloadIdentityArgs(
+                namespace=args.namespace,
+                service_account=NAME,
+                role_name=iam_role_name(args.bucket_prefix, NAME),
+                policy=iam.event_log_reader_policy(args.event_log_bucket, args.kms_key_arn),
+                oidc_provider_arn=args.oidc_provider_arn,
+                oidc_issuer=args.oidc_issuer,
             ),
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-access",
-            role=role.id,
-            policy=pulumi.Output.json_dumps(
-                iam.event_log_reader_policy(args.event_log_bucket, args.kms_key_arn)
-            ),
-            opts=child,
+            parent=self,
         )
         labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "spark-streams"}
-        account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa",
-            metadata={
-                "name": NAME,
-                "namespace": args.namespace,
-                "annotations": {ROLE_ARN_ANNOTATION: role.arn},
-            },
-            opts=child,
-        )
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": NAME, "namespace": args.namespace, "labels": labels},
@@ -121,7 +106,7 @@ class HistoryServer(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[identity.service_account]),
         )
         k8s.core.v1.Service(
             f"{name}-service",
@@ -132,4 +117,4 @@ class HistoryServer(pulumi.ComponentResource):
             },
             opts=child,
         )
-        self.register_outputs({"roleArn": role.arn})
+        self.register_outputs({"roleArn": identity.role.arn})

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import PACKAGE
+from components import STREAM_MONITORING
 from spark_streams.sparkapp import JMX_PORT_NAME
 
 PROMETHEUS_API = "monitoring.coreos.com/v1"
@@ -116,7 +116,7 @@ class StreamMonitoring(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: StreamMonitoringArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(f"{PACKAGE}:monitoring:StreamMonitoring", name, None, opts)
+        super().__init__(STREAM_MONITORING, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         labels = {**args.labels, "app.kubernetes.io/part-of": "spark-streams"}
         k8s.apiextensions.CustomResource(

@@ -7,12 +7,13 @@ accounts as a group so adding a stream never edits a shared object.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import PACKAGE
+from components import STREAMING_NAMESPACE
 from spark_streams.sparkapp import SECRET_NAME
 
 DRIVER_ROLE = "spark-driver"
@@ -23,7 +24,7 @@ class StreamingNamespaceArgs:
     name: str
     pod_security: str
     # Values are Pulumi secrets; only the keys are plain.
-    secrets: pulumi.Input[dict[str, str]] | None = None
+    secrets: pulumi.Input[Mapping[str, str]] | None = None
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -55,7 +56,7 @@ class StreamingNamespace(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: StreamingNamespaceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(f"{PACKAGE}:kubernetes:StreamingNamespace", name, None, opts)
+        super().__init__(STREAMING_NAMESPACE, name, None, opts)
         level = args.pod_security
         self.namespace = k8s.core.v1.Namespace(
             name,

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import PACKAGE
+from components import SPARK_OPERATOR
 from spark_streams.config import OperatorConfig
 
 CHART_REPO = "https://kubeflow.github.io/spark-operator"
@@ -67,7 +67,7 @@ class SparkOperator(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: SparkOperatorArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(f"{PACKAGE}:kubernetes:SparkOperator", name, None, opts)
+        super().__init__(SPARK_OPERATOR, name, None, opts)
         self.release = k8s.helm.v3.Release(
             name,
             name=RELEASE,

@@ -14,13 +14,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import PACKAGE
-from components.cluster import irsa_trust_policy
+from components import STREAM
+from components.irsa import WorkloadIdentityArgs, workload_identity
 from spark_streams import iam, sparkapp
 from spark_streams.config import MonitoringConfig
 from spark_streams.resolve import EffectiveStream
-
-ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
 @dataclass(frozen=True)
@@ -41,37 +39,25 @@ class Stream(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: StreamArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(f"{PACKAGE}:streaming:Stream", name, None, opts)
+        super().__init__(STREAM, name, None, opts)
         stream = args.stream
-        child = pulumi.ResourceOptions(parent=self)
-        trust = irsa_trust_policy(
-            args.oidc_provider_arn, args.oidc_issuer, stream.namespace, stream.service_account
-        )
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            name=stream.role_name,
-            description=f"spark-streams: stream {stream.name} ({stream.stack})",
-            assume_role_policy=trust,
-            tags={"spark-streams/stream": stream.name},
-            opts=child,
-        )
-        access = aws.iam.RolePolicy(
-            f"{name}-access",
-            role=self.role.id,
-            policy=pulumi.Output.json_dumps(iam.access_policy(stream, args.kms_key_arn)),
-            opts=child,
-        )
         labels = sparkapp.labels(stream)
-        account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa",
-            metadata={
-                "name": stream.service_account,
-                "namespace": stream.namespace,
-                "labels": labels,
-                "annotations": {ROLE_ARN_ANNOTATION: self.role.arn},
-            },
-            opts=child,
+        identity = workload_identity(
+            name,
+            WorkloadIdentityArgs(
+                namespace=stream.namespace,
+                service_account=stream.service_account,
+                role_name=stream.role_name,
+                policy=iam.access_policy(stream, args.kms_key_arn),
+                oidc_provider_arn=args.oidc_provider_arn,
+                oidc_issuer=args.oidc_issuer,
+                description=f"spark-streams: stream {stream.name} ({stream.stack})",
+                tags={"spark-streams/stream": stream.name},
+                labels=labels,
+            ),
+            parent=self,
         )
+        self.role = identity.role
         self.application = k8s.apiextensions.CustomResource(
             f"{name}-app",
             api_version=sparkapp.API_VERSION,
@@ -83,7 +69,7 @@ class Stream(pulumi.ComponentResource):
             # driver before the new one starts: two queries on one checkpoint corrupt it.
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[account, access, *args.requires],
+                depends_on=[identity.service_account, identity.policy, *args.requires],
                 delete_before_replace=True,
             ),
         )

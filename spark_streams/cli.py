@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from spark_streams.config import known_stacks, read_stack_values, stack_file
+from components import HELM_RELEASE
+from spark_streams import inputs, stackfile
 from spark_streams.problems import InvalidInputError
-from spark_streams.program import Inputs, load_inputs
+from spark_streams.stackfile import known_stacks, stack_file
 
 if TYPE_CHECKING:
     from spark_streams.offline import Plan
@@ -125,20 +126,19 @@ def _project_dir() -> Path:
     raise UsageError("no Pulumi.yaml here or above; run from the spark-streams project")
 
 
-def _inputs(project_dir: Path, args: argparse.Namespace) -> tuple[dict[str, Any], Inputs]:
-    values, _ = read_stack_values(project_dir, args.stack)
-    return values, load_inputs(project_dir, args.stack, values, args.streams_dir)
+def _inputs(project_dir: Path, args: argparse.Namespace) -> inputs.Inputs:
+    return inputs.load(project_dir, stackfile.read(project_dir, args.stack), args.streams_dir)
 
 
 def offline_plan(project_dir: Path, args: argparse.Namespace) -> Plan:
-    values, inputs = _inputs(project_dir, args)
+    loaded = _inputs(project_dir, args)
     from spark_streams import offline  # Pulumi loads only for a valid input
 
-    return offline.run(project_dir, args.stack, values, inputs, args.streams_dir)
+    return offline.plan(loaded)
 
 
 def _list(project_dir: Path, args: argparse.Namespace) -> str:
-    _, (_, streams) = _inputs(project_dir, args)
+    streams = _inputs(project_dir, args).streams
     if args.json:
         payload = {"stack": args.stack, "streams": [s.model_dump(mode="json") for s in streams]}
         return json.dumps(payload, indent=2) + "\n"
@@ -164,7 +164,7 @@ def _render(project_dir: Path, args: argparse.Namespace) -> str:
         (
             r.inputs
             for r in plan.resources
-            if r.type.startswith("kubernetes:") and r.type != "kubernetes:helm.sh/v3:Release"
+            if r.type.startswith("kubernetes:") and r.type != HELM_RELEASE
         ),
         key=_apply_order,
     )
@@ -205,13 +205,12 @@ def _plan(project_dir: Path, args: argparse.Namespace) -> str:
 def _diff(project_dir: Path, args: argparse.Namespace) -> str:
     from spark_streams import diff
 
-    streams_dir = str(args.streams_dir) if args.streams_dir else None
     try:
-        result = diff.diff(project_dir, args.stack, args.base, streams_dir)
+        result = diff.diff(project_dir, args.stack, args.base, args.streams_dir)
     except diff.GitRefError as error:
         raise UsageError(f"cannot read --base {args.base}: {error}") from None
     if args.json:
-        return json.dumps(result, indent=2) + "\n"
+        return json.dumps(result.to_json(), indent=2) + "\n"
     return diff.markdown(result)
 
 
@@ -228,18 +227,21 @@ def _mr_note(project_dir: Path, args: argparse.Namespace) -> str:
     from spark_streams import gitlab_notes, mrnote
 
     secrets = [os.environ[name] for name in (*MASKED_ENV, *args.mask_env) if os.environ.get(name)]
-    secrets += mrnote.secret_values_from_stack_file(_read(stack_file(project_dir, args.stack)))
+    secrets += stackfile.read(project_dir, args.stack).sensitive
     if args.secrets_from:
         secrets += mrnote.secret_values_from_config(_read(args.secrets_from))
     output = args.output or Path(f"mr-note-{args.stack}.md")
     artifact = os.environ.get("CI_JOB_URL")
-    note, full = mrnote.build(
-        args.stack,
-        _read(args.preview),
-        _read(args.diff) if args.diff else _diff_of_merge_request(project_dir, args),
-        secrets,
-        f"{artifact}/artifacts/file/{output}" if artifact else None,
-    )
+    try:
+        note, full = mrnote.build(
+            args.stack,
+            _read(args.preview),
+            _read(args.diff) if args.diff else _diff_of_merge_request(project_dir, args),
+            secrets,
+            f"{artifact}/artifacts/file/{output}" if artifact else None,
+        )
+    except ValueError as error:
+        raise UsageError(f"--diff {args.diff}: {error}") from None
     output.write_text(full)
     if args.dry_run:
         return note
@@ -263,9 +265,8 @@ def _diff_of_merge_request(project_dir: Path, args: argparse.Namespace) -> str |
     base = os.environ.get("CI_MERGE_REQUEST_DIFF_BASE_SHA")
     if not base:
         return None
-    streams_dir = str(args.streams_dir) if args.streams_dir else None
     try:
-        return json.dumps(diff.diff(project_dir, args.stack, base, streams_dir))
+        return json.dumps(diff.diff(project_dir, args.stack, base, args.streams_dir).to_json())
     except (diff.GitRefError, InvalidInputError) as error:
         # The preview still deserves its note; say why the stream diff is missing.
         reason = error.report() if isinstance(error, InvalidInputError) else str(error)

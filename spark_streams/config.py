@@ -1,24 +1,22 @@
-"""Stack config: everything that differs between dev and prod, read from ``Pulumi.<stack>.yaml``.
+"""Stack config: the models of everything that differs between dev and prod.
 
-The Pulumi program reads it through ``pulumi.Config``; the offline planner reads the YAML file
-itself. Both end in :class:`StackConfig`, so one model validates both.
+:mod:`spark_streams.stackfile` reads the values (from ``Pulumi.<stack>.yaml`` offline, from
+Pulumi's config under the engine); :func:`parse_stack_config` validates them into
+:class:`StackConfig`, one model for both.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 
 from spark_streams.model import STRICT, AppType, Driver, Executor, RestartPolicy, Toleration
-from spark_streams.problems import InvalidInputError, Problem, display_path, from_validation_error
+from spark_streams.problems import InvalidInputError, Problem, from_validation_error
+from spark_streams.stackfile import SECRET_PLACEHOLDER
 from spark_streams.types import Count
 
-PROJECT = "spark-streams"
-SECRET_PLACEHOLDER = "[secret]"
 _CHART_VERSION = re.compile(r"^2\.5\.[0-9]+$")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _BUCKET_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$")
@@ -144,117 +142,32 @@ class StackConfig(_Section):
     @field_validator("secrets")
     @classmethod
     def _secrets_are_encrypted(cls, secrets: dict[str, str]) -> dict[str, str]:
-        message = _plain_secrets(secrets)
-        if message:
-            raise ValueError(message)
+        """Names the keys left in plain text, never their values.
+
+        The stack-file reader replaces every encrypted value by the placeholder; anything else
+        sits in git.
+        """
+        plain = sorted(key for key, value in secrets.items() if value != SECRET_PLACEHOLDER)
+        if plain:
+            raise ValueError(
+                f"{', '.join(plain)} in plain text, not encrypted. Fix: pulumi config set "
+                f"--secret --path 'secrets.{plain[0]}' <value> (and rotate the value: it has "
+                "been in the file)"
+            )
         return secrets
 
+    @property
+    def history_server_image(self) -> str:
+        """The History Server's own image, or the streams' (then it must be Spark 4.2+)."""
+        return self.monitoring.history_server_image or self.spark.image
 
-def _plain_secrets(secrets: dict[str, Any]) -> str | None:
-    """What is wrong with ``secrets`` values left in plain text, naming keys, never values.
-
-    Readers replace every encrypted value by the placeholder; anything else sits in git.
-    """
-    plain = sorted(key for key, value in secrets.items() if value != SECRET_PLACEHOLDER)
-    if not plain:
-        return None
-    return (
-        f"{', '.join(plain)} in plain text, not encrypted. Fix: pulumi config set --secret "
-        f"--path 'secrets.{plain[0]}' <value> (and rotate the value: it has been in the file)"
-    )
-
-
-def check_secrets_encrypted(project_dir: Path, stack: str) -> None:
-    """:class:`InvalidInputError` if ``Pulumi.<stack>.yaml`` holds a plain value under secrets.
-
-    Under Pulumi the whole ``secrets`` object reads as secret as soon as one value in it is,
-    so only the file tells a plain value beside encrypted ones.
-    """
-    path = stack_file(project_dir, stack)
-    if not path.is_file():
-        return
-    secrets = read_stack_values(project_dir, stack)[0].get("secrets")
-    message = _plain_secrets(secrets) if isinstance(secrets, dict) else None
-    if message:
-        raise InvalidInputError([Problem(display_path(path), None, "secrets", message)])
-
-
-def history_server_hadoop(config: StackConfig) -> str:
-    """Hadoop of the image the History Server runs: its own, or the streams'."""
-    monitoring = config.monitoring
-    if monitoring.history_server_hadoop_version:
-        return monitoring.history_server_hadoop_version
-    return "3.4" if monitoring.history_server_image else config.spark.hadoop_version
-
-
-def stack_file(project_dir: Path, stack: str) -> Path:
-    return project_dir / f"Pulumi.{stack}.yaml"
-
-
-def known_stacks(project_dir: Path) -> list[str]:
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
-
-
-def read_stack_values(project_dir: Path, stack: str) -> tuple[dict[str, Any], set[str]]:
-    """Our keys from ``Pulumi.<stack>.yaml``, and which are secret.
-
-    Encrypted values cannot be read without the stack's secrets provider, so they come back as
-    :data:`SECRET_PLACEHOLDER`; only their presence matters offline.
-    """
-    path = stack_file(project_dir, stack)
-
-    def refuse(field: str | None, message: str) -> InvalidInputError:
-        return InvalidInputError([Problem(display_path(path), None, field, message)])
-
-    try:
-        # Bytes: PyYAML reports a bad encoding as a YAMLError, with where it is.
-        document = yaml.safe_load(path.read_bytes()) or {}
-    except yaml.reader.ReaderError as error:
-        raise refuse(
-            None, f"byte {error.position}: not UTF-8 ({error.reason}). Fix: save it as UTF-8"
-        ) from None
-    except yaml.YAMLError as error:
-        where = getattr(error, "problem_mark", None)
-        at = f"line {where.line + 1}: " if where else ""
-        problem = getattr(error, "problem", None) or "not valid YAML"
-        raise refuse(None, f"{at}{problem}. Fix: correct the YAML syntax") from None
-    if not isinstance(document, dict):
-        raise refuse(None, "is not a mapping. Fix: start the file with `config:`")
-    raw = document.get("config") or {}
-    if not isinstance(raw, dict):
-        raise refuse(
-            "config",
-            "is not a mapping. Fix: write one `spark-streams:<key>: <value>` per line under "
-            "`config:` (see Pulumi.yaml)",
-        )
-    values: dict[str, Any] = {}
-    secret: set[str] = set()
-    prefix = f"{PROJECT}:"
-    for key, value in raw.items():
-        key = str(key)
-        if not key.startswith(prefix):
-            continue
-        name = key[len(prefix) :]
-        values[name], is_secret = _unwrap_secure(value)
-        if is_secret:
-            secret.add(name)
-    return values, secret
-
-
-def _unwrap_secure(value: Any) -> tuple[Any, bool]:
-    if isinstance(value, dict):
-        if set(value) == {"secure"}:
-            return SECRET_PLACEHOLDER, True
-        found = False
-        out = {}
-        for k, v in value.items():
-            out[k], is_secret = _unwrap_secure(v)
-            found = found or is_secret
-        return out, found
-    if isinstance(value, list):
-        pairs = [_unwrap_secure(v) for v in value]
-        return [p[0] for p in pairs], any(p[1] for p in pairs)
-    return value, False
+    @property
+    def history_server_hadoop(self) -> Literal["3.3", "3.4"]:
+        """Hadoop in :attr:`history_server_image`: as set, else what that image ships."""
+        monitoring = self.monitoring
+        if monitoring.history_server_hadoop_version:
+            return monitoring.history_server_hadoop_version
+        return "3.4" if monitoring.history_server_image else self.spark.hadoop_version
 
 
 def parse_stack_config(values: dict[str, Any], *, file: str) -> StackConfig:

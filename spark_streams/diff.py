@@ -1,8 +1,10 @@
 """Stream-level semantic diff between the program at a git ref and the working tree.
 
-Both sides are evaluated with the offline plan (``plan --json``) and the effective settings
-(``list --json``); the base runs its *own* code from a temporary export of the ref, so a change
-to the program itself is diffed like a change to a stream.
+Each side is the effective streams and the offline plan of one tree. The working tree is
+evaluated in this process; the base in one other process running the base's *own* code from a
+temporary export of the ref (so a change to the program itself is diffed like a change to a
+stream), at the same time. A base that cannot be planned still gives a result: the working
+tree's streams, marked as not comparable, and why.
 """
 
 from __future__ import annotations
@@ -13,31 +15,34 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from spark_streams.problems import InvalidInputError, Problem
+from components import IAM_ROLE, IAM_ROLE_POLICY, SPARK_APPLICATION
 
-APP = "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication"
-ROLE = "aws:iam/role:Role"
-POLICY = "aws:iam/rolePolicy:RolePolicy"
-ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 # Effective fields that say where a stream is, not what it is: what they change shows in the
 # stream's resources instead.
 _NOT_FIELDS = {"file", "stack", "identity", "aws_region"}
+# A base's reason for not being planned, kept to one line of a note.
+_REASON_MAX = 600
 
 
 class GitRefError(Exception):
     """The base ref cannot be read (a usage error)."""
 
 
+# --- the two sides --------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Side:
-    """One evaluated program: effective streams by identity and resources by URN."""
+    """One evaluated tree: effective streams by identity and planned resources by URN.
+
+    Plain JSON values, not models: the base side comes from another version of this code.
+    """
 
     streams: dict[str, dict[str, Any]]
     resources: dict[str, dict[str, Any]]
@@ -47,46 +52,104 @@ class Side:
         return cls({}, {})
 
     @classmethod
-    def from_outputs(cls, listing: Mapping[str, Any], plan: Mapping[str, Any]) -> Side:
-        return cls(
-            {s["identity"]: s for s in listing["streams"]},
-            {r["urn"]: r for r in plan["resources"]},
+    def from_json(cls, streams: Sequence[Mapping[str, Any]], resources: Sequence[Any]) -> Side:
+        return cls({s["identity"]: dict(s) for s in streams}, {r["urn"]: r for r in resources})
+
+
+def evaluate_here(project_dir: Path, stack: str, streams_dir: Path | None) -> Side:
+    """The tree at ``project_dir`` with the code of this process: one load, one plan.
+
+    :class:`InvalidInputError` when it cannot be planned; an empty side when it has no such
+    stack (everything in the other side is then added or removed).
+    """
+    from spark_streams import inputs, offline, stackfile
+
+    if not stackfile.stack_file(project_dir, stack).is_file():
+        return Side.empty()
+    loaded = inputs.load(project_dir, stackfile.read(project_dir, stack), streams_dir)
+    planned = offline.plan(loaded)
+    # Through JSON, like the base side, so that both compare alike (tuples become lists).
+    document = json.loads(
+        json.dumps(
+            {
+                "streams": [s.model_dump(mode="json") for s in loaded.streams],
+                "resources": planned.to_json()["resources"],
+            }
         )
+    )
+    return Side.from_json(document["streams"], document["resources"])
 
 
-def evaluate(project_dir: Path, stack: str, streams_dir: str | None, label: str) -> Side:
-    """Run ``list --json`` and ``plan --json`` of the program in ``project_dir`` (its own code)."""
-    extra = ["--streams-dir", streams_dir] if streams_dir else []
-    env = {**os.environ, "PYTHONPATH": str(project_dir)}
-    processes = [
-        subprocess.Popen(
+# Run in the base tree by its own interpreter path. Code from this change on has
+# `evaluate_here` (one load of the stream files); older code is asked through its CLI.
+_BASE_PROGRAM = """
+import contextlib, io, json, sys
+from pathlib import Path
+
+stack, streams_dir = sys.argv[1], (Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+try:
+    from spark_streams.diff import evaluate_here
+except ImportError:
+    evaluate_here = None
+if evaluate_here is not None:
+    from spark_streams.problems import InvalidInputError
+    try:
+        side = evaluate_here(Path.cwd(), stack, streams_dir)
+    except InvalidInputError as error:
+        print(json.dumps({"error": error.report()}))
+    else:
+        print(json.dumps({"streams": list(side.streams.values()),
+                          "resources": list(side.resources.values())}))
+    sys.exit(0)
+from spark_streams import cli
+extra = ["--streams-dir", sys.argv[2]] if len(sys.argv) > 2 else []
+found = {}
+for command, key in (("list", "streams"), ("plan", "resources")):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main([command, "--json", "--stack", stack, *extra])
+    if code == 2 and "no stack" in err.getvalue():
+        found = {"streams": [], "resources": []}
+        break
+    if code != 0:
+        found = {"error": err.getvalue().strip() or f"{command} failed"}
+        break
+    found[key] = json.loads(out.getvalue())[key]
+print(json.dumps(found))
+"""
+
+
+class _BaseRun:
+    """The base tree's evaluation, running in its own process while this one works."""
+
+    def __init__(self, tree: Path, stack: str, streams_dir: Path | None) -> None:
+        self.process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "spark_streams.cli",
-                command,
-                "--json",
-                "--stack",
+                "-c",
+                _BASE_PROGRAM,
                 stack,
-                *extra,
+                *([str(streams_dir)] if streams_dir else []),
             ],
-            cwd=project_dir,
-            env=env,
+            cwd=tree,
+            env={**os.environ, "PYTHONPATH": str(tree)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for command in ("list", "plan")
-    ]
-    outputs = []
-    for process in processes:
-        out, err = process.communicate()
-        if process.returncode == 2 and "no stack" in err:
-            return Side.empty()  # the stack does not exist there: everything in it is added
-        if process.returncode != 0:
-            raise InvalidInputError([Problem(label, None, None, err.strip() or "failed")])
-        outputs.append(json.loads(out))
-    return Side.from_outputs(outputs[0], outputs[1])
+
+    def result(self) -> Side | str:
+        """The base side, or why it could not be planned."""
+        out, err = self.process.communicate()
+        try:
+            found = json.loads(out.strip().splitlines()[-1]) if out.strip() else None
+        except json.JSONDecodeError:
+            found = None
+        if not isinstance(found, dict):
+            return err.strip().splitlines()[-1] if err.strip() else "it failed with no message"
+        if "error" in found:
+            return str(found["error"])
+        return Side.from_json(found["streams"], found["resources"])
 
 
 def export_ref(project_dir: Path, ref: str, target: Path) -> str:
@@ -106,18 +169,202 @@ def export_ref(project_dir: Path, ref: str, target: Path) -> str:
     return commit
 
 
-def diff(project_dir: Path, stack: str, base: str, streams_dir: str | None) -> dict[str, Any]:
+def diff(project_dir: Path, stack: str, base: str, streams_dir: Path | None) -> DiffResult:
+    """The working tree against ``base``; :class:`InvalidInputError` if the working tree is
+    invalid, :class:`GitRefError` if ``base`` cannot be read."""
     with tempfile.TemporaryDirectory(prefix="spark-streams-base-") as tmp:
         commit = export_ref(project_dir, base, Path(tmp))
-        # Both sides at once: each is a few seconds of mostly single-core work.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            old = pool.submit(evaluate, Path(tmp), stack, streams_dir, f"the program at {base}")
-            new = pool.submit(evaluate, project_dir, stack, streams_dir, "the working tree")
-            before, after = old.result(), new.result()
+        base_run = _BaseRun(Path(tmp), stack, streams_dir)
+        try:
+            after = evaluate_here(project_dir, stack, streams_dir)
+        finally:
+            before = base_run.result()
+    if isinstance(before, str):
+        return not_comparable(after, stack=stack, base=base, commit=commit, reason=before)
     return compare(before, after, stack=stack, base=base, commit=commit)
 
 
-def compare(old: Side, new: Side, *, stack: str, base: str, commit: str) -> dict[str, Any]:
+# --- the result -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Consequence:
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class StreamChange:
+    """A stream added, removed or changed (only a changed one has fields and a former name)."""
+
+    name: str
+    identity: str
+    consequences: tuple[Consequence, ...]
+    fields: tuple[FieldChange, ...] = ()
+    renamed_from: str | None = None
+
+    @property
+    def kinds(self) -> set[str]:
+        return {c.kind for c in self.consequences}
+
+
+@dataclass(frozen=True)
+class SharedChange:
+    """A resource shared by the streams; ``fields`` for a changed one."""
+
+    urn: str
+    type: str
+    name: str
+    fields: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    stack: str
+    base: str
+    base_commit: str
+    added: tuple[StreamChange, ...] = ()
+    removed: tuple[StreamChange, ...] = ()
+    changed: tuple[StreamChange, ...] = ()
+    shared_added: tuple[SharedChange, ...] = ()
+    shared_removed: tuple[SharedChange, ...] = ()
+    shared_changed: tuple[SharedChange, ...] = ()
+    # Set when the base could not be planned: why, and the working tree's streams.
+    base_error: str | None = None
+    not_comparable: tuple[StreamChange, ...] = ()
+
+    @property
+    def streams_by_kind(self) -> dict[str, tuple[StreamChange, ...]]:
+        return {"added": self.added, "changed": self.changed, "removed": self.removed}
+
+    @property
+    def any_change(self) -> bool:
+        return bool(
+            self.base_error
+            or self.added
+            or self.removed
+            or self.changed
+            or self.shared_added
+            or self.shared_removed
+            or self.shared_changed
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        def stream(entry: StreamChange, *, changed: bool = False) -> dict[str, Any]:
+            value: dict[str, Any] = {"name": entry.name, "identity": entry.identity}
+            if changed:
+                value["renamed_from"] = entry.renamed_from
+                value["fields"] = [vars(f) for f in entry.fields]
+            value["consequences"] = [vars(c) for c in entry.consequences]
+            return value
+
+        def shared(entry: SharedChange) -> dict[str, Any]:
+            value: dict[str, Any] = {"urn": entry.urn, "type": entry.type, "name": entry.name}
+            if entry.fields is not None:
+                value["fields"] = list(entry.fields)
+            return value
+
+        return {
+            "stack": self.stack,
+            "base": self.base,
+            "base_commit": self.base_commit,
+            "changed": self.any_change,
+            "streams": {
+                "added": [stream(e) for e in self.added],
+                "removed": [stream(e) for e in self.removed],
+                "changed": [stream(e, changed=True) for e in self.changed],
+            },
+            "other": {
+                "added": [shared(e) for e in self.shared_added],
+                "removed": [shared(e) for e in self.shared_removed],
+                "changed": [shared(e) for e in self.shared_changed],
+            },
+            "base_error": self.base_error,
+            "not_comparable": [stream(e) for e in self.not_comparable],
+        }
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> DiffResult:
+        """Read back :meth:`to_json` output (e.g. a ``--diff`` file); ``KeyError``,
+        ``TypeError`` or ``ValueError`` when it is not one."""
+
+        def stream(entry: Mapping[str, Any]) -> StreamChange:
+            return StreamChange(
+                name=str(entry["name"]),
+                identity=str(entry["identity"]),
+                consequences=tuple(
+                    Consequence(str(c["kind"]), str(c["text"])) for c in entry["consequences"]
+                ),
+                fields=tuple(
+                    FieldChange(str(f["field"]), f["old"], f["new"])
+                    for f in entry.get("fields", [])
+                ),
+                renamed_from=entry.get("renamed_from"),
+            )
+
+        def shared(entry: Mapping[str, Any]) -> SharedChange:
+            fields = entry.get("fields")
+            return SharedChange(
+                str(entry["urn"]),
+                str(entry["type"]),
+                str(entry["name"]),
+                tuple(str(f) for f in fields) if fields is not None else None,
+            )
+
+        streams, other = value["streams"], value["other"]
+        return cls(
+            stack=str(value["stack"]),
+            base=str(value["base"]),
+            base_commit=str(value["base_commit"]),
+            added=tuple(stream(e) for e in streams["added"]),
+            removed=tuple(stream(e) for e in streams["removed"]),
+            changed=tuple(stream(e) for e in streams["changed"]),
+            shared_added=tuple(shared(e) for e in other["added"]),
+            shared_removed=tuple(shared(e) for e in other["removed"]),
+            shared_changed=tuple(shared(e) for e in other["changed"]),
+            base_error=value.get("base_error"),
+            not_comparable=tuple(stream(e) for e in value.get("not_comparable", [])),
+        )
+
+
+def not_comparable(after: Side, *, stack: str, base: str, commit: str, reason: str) -> DiffResult:
+    """The result when the base cannot be planned (e.g. a merge request that fixes main)."""
+    line = " ".join(reason.split())
+    if len(line) > _REASON_MAX:
+        line = f"{line[: _REASON_MAX - 3]}..."
+    return DiffResult(
+        stack=stack,
+        base=base,
+        base_commit=commit,
+        base_error=line,
+        not_comparable=tuple(
+            StreamChange(
+                name=s["name"],
+                identity=identity,
+                consequences=(
+                    Consequence(
+                        "not-comparable",
+                        "not compared: the base could not be planned, so what changes for this "
+                        "stream is unknown; read `pulumi preview --diff`",
+                    ),
+                ),
+            )
+            for identity, s in sorted(after.streams.items())
+        ),
+    )
+
+
+# --- comparing two sides --------------------------------------------------------------------
+
+
+def compare(old: Side, new: Side, *, stack: str, base: str, commit: str) -> DiffResult:
     added = [_added(new, i) for i in sorted(set(new.streams) - set(old.streams))]
     removed = [_removed(old, i) for i in sorted(set(old.streams) - set(new.streams))]
     if removed:
@@ -127,71 +374,69 @@ def compare(old: Side, new: Side, *, stack: str, base: str, commit: str) -> dict
         for i in sorted(set(old.streams) & set(new.streams))
         if (entry := _changed(old, new, i)) is not None
     ]
-    other = _other(old, new)
-    return {
-        "stack": stack,
-        "base": base,
-        "base_commit": commit,
-        "changed": bool(added or removed or changed or any(other.values())),
-        "streams": {"added": added, "removed": removed, "changed": changed},
-        "other": other,
-    }
+    shared_added, shared_removed, shared_changed = _shared(old, new)
+    return DiffResult(
+        stack=stack,
+        base=base,
+        base_commit=commit,
+        added=tuple(added),
+        removed=tuple(removed),
+        changed=tuple(changed),
+        shared_added=shared_added,
+        shared_removed=shared_removed,
+        shared_changed=shared_changed,
+    )
 
 
-def _consequence(kind: str, text: str) -> dict[str, str]:
-    return {"kind": kind, "text": text}
-
-
-def _added(new: Side, identity: str) -> dict[str, Any]:
+def _added(new: Side, identity: str) -> StreamChange:
     s = new.streams[identity]
     state = "is created suspended" if s["suspend"] else "starts from its source's starting offsets"
-    return {
-        "name": s["name"],
-        "identity": identity,
-        "consequences": [
-            _consequence(
+    return StreamChange(
+        name=s["name"],
+        identity=identity,
+        consequences=(
+            Consequence(
                 "start",
                 f"{state}: new SparkApplication, IAM role and service account; writes to "
                 f"{_uri(s['sink'])}, new checkpoint {_uri(s['checkpoint'])}",
-            )
-        ],
-    }
+            ),
+        ),
+    )
 
 
-def _rename_hint(entry: dict[str, Any], removed: list[dict[str, Any]]) -> dict[str, Any]:
+def _rename_hint(entry: StreamChange, removed: Sequence[StreamChange]) -> StreamChange:
     """An added stream beside removed ones may be a rename that forgot ``renamed_from``."""
-    names = ", ".join(f"'{r['name']}'" for r in removed)
-    hint = _consequence(
+    names = ", ".join(f"'{r.name}'" for r in removed)
+    hint = Consequence(
         "maybe-rename",
         f"if it replaces {names}, write renamed_from=('<old name>',) in its file: it then keeps "
         "that stream's role and checkpoint instead of starting over",
     )
-    return {**entry, "consequences": [*entry["consequences"], hint]}
+    return StreamChange(entry.name, entry.identity, (*entry.consequences, hint))
 
 
-def _removed(old: Side, identity: str) -> dict[str, Any]:
+def _removed(old: Side, identity: str) -> StreamChange:
     s = old.streams[identity]
-    return {
-        "name": s["name"],
-        "identity": identity,
-        "consequences": [
-            _consequence(
-                "stop",
-                "stops: its SparkApplication, IAM role and service account are deleted",
+    return StreamChange(
+        name=s["name"],
+        identity=identity,
+        consequences=(
+            Consequence(
+                "stop", "stops: its SparkApplication, IAM role and service account are deleted"
             ),
-            _consequence(
+            Consequence(
                 "data-kept",
                 f"its data ({_uri(s['sink'])}) and checkpoint ({_uri(s['checkpoint'])}) are "
                 "kept; adding the stream back resumes from that checkpoint",
             ),
-        ],
-    }
+        ),
+    )
 
 
-def _changed(old: Side, new: Side, identity: str) -> dict[str, Any] | None:
+def _changed(old: Side, new: Side, identity: str) -> StreamChange | None:
     before, after = old.streams[identity], new.streams[identity]
     fields = [
-        {"field": path, "old": a, "new": b}
+        FieldChange(path, a, b)
         for path, a, b in _field_changes(
             {k: v for k, v in before.items() if k not in _NOT_FIELDS},
             {k: v for k, v in after.items() if k not in _NOT_FIELDS},
@@ -203,30 +448,31 @@ def _changed(old: Side, new: Side, identity: str) -> dict[str, Any] | None:
     if not fields:
         # The program changed, not the stream file: say what changes in its resources.
         fields = [
-            {"field": ".".join(filter(None, [kind.rsplit(":", 1)[-1], path])), "old": a, "new": b}
+            FieldChange(".".join(filter(None, [kind.rsplit(":", 1)[-1], path])), a, b)
             for kind, change in sorted(resources.items())
             for path, a, b in change
         ]
-    consequences: list[dict[str, str]] = []
+    consequences: list[Consequence] = []
     if before["name"] != after["name"]:
         consequences.append(
-            _consequence(
+            Consequence(
                 "rename",
                 f"renamed from {before['name']}: keeps its IAM role and checkpoint; its "
                 "Kubernetes objects are recreated under the new name",
             )
         )
-    if before["checkpoint"] != after["checkpoint"]:
+    same_checkpoint = before["checkpoint"] == after["checkpoint"]
+    if not same_checkpoint:
         consequences.append(
-            _consequence(
+            Consequence(
                 "checkpoint",
                 f"checkpoint moves to {_uri(after['checkpoint'])}: the stream starts again from "
                 "its source's starting offsets (the old checkpoint is kept)",
             )
         )
-    if before["sink"] != after["sink"] and before["checkpoint"] == after["checkpoint"]:
+    if before["sink"] != after["sink"] and same_checkpoint:
         consequences.append(
-            _consequence(
+            Consequence(
                 "sink",
                 f"new output goes to {_uri(after['sink'])}; what is in {_uri(before['sink'])} "
                 "stays there. The checkpoint is kept, and Spark does not support a new output "
@@ -234,35 +480,34 @@ def _changed(old: Side, new: Side, identity: str) -> dict[str, Any] | None:
                 "`checkpoint_generation` too unless the sink is a table format that allows it",
             )
         )
-    same_checkpoint = before["checkpoint"] == after["checkpoint"]
     if before["suspend"] != after["suspend"]:
         consequences.append(
-            _consequence("suspend", "is paused (spec.suspend); nothing is deleted")
+            Consequence("suspend", "is paused (spec.suspend); nothing is deleted")
             if after["suspend"]
-            else _consequence(
+            else Consequence(
                 "resume",
                 "resumes from its checkpoint"
                 if same_checkpoint
                 else "resumes on its new checkpoint",
             )
         )
-    elif APP in resources and not after["suspend"]:
+    elif SPARK_APPLICATION in resources and not after["suspend"]:
         consequences.append(
-            _consequence(
+            Consequence(
                 "restart",
                 "the SparkApplication is resubmitted: the stream restarts"
                 + (" from its checkpoint" if same_checkpoint else ""),
             )
         )
-    if ROLE in resources or POLICY in resources:
-        consequences.append(_consequence("iam", "its IAM access changes (role trust or policy)"))
-    return {
-        "name": after["name"],
-        "identity": identity,
-        "renamed_from": before["name"] if before["name"] != after["name"] else None,
-        "fields": fields,
-        "consequences": consequences,
-    }
+    if IAM_ROLE in resources or IAM_ROLE_POLICY in resources:
+        consequences.append(Consequence("iam", "its IAM access changes (role trust or policy)"))
+    return StreamChange(
+        name=after["name"],
+        identity=identity,
+        consequences=tuple(consequences),
+        fields=tuple(fields),
+        renamed_from=before["name"] if before["name"] != after["name"] else None,
+    )
 
 
 def _stream_resources(old: Side, new: Side, identity: str) -> dict[str, list[tuple[str, Any, Any]]]:
@@ -282,7 +527,9 @@ def _stream_resources(old: Side, new: Side, identity: str) -> dict[str, list[tup
     return {t: change for t, change in changes.items() if change}
 
 
-def _other(old: Side, new: Side) -> dict[str, list[dict[str, Any]]]:
+def _shared(
+    old: Side, new: Side
+) -> tuple[tuple[SharedChange, ...], tuple[SharedChange, ...], tuple[SharedChange, ...]]:
     # Matched by type and logical name, not URN: a base evaluated by older code may spell URNs
     # differently (parent chain), and that is no change to the resource.
     def shared(side: Side) -> dict[str, dict[str, Any]]:
@@ -292,23 +539,23 @@ def _other(old: Side, new: Side) -> dict[str, list[dict[str, Any]]]:
 
     before, after = shared(old), shared(new)
 
-    def brief(r: Mapping[str, Any]) -> dict[str, Any]:
-        return {"urn": r["urn"], "type": r["type"], "name": r["name"]}
+    def brief(r: Mapping[str, Any], fields: tuple[str, ...] | None = None) -> SharedChange:
+        return SharedChange(r["urn"], r["type"], r["name"], fields)
 
-    return {
-        "added": [brief(after[u]) for u in sorted(set(after) - set(before))],
-        "removed": [brief(before[u]) for u in sorted(set(before) - set(after))],
-        "changed": [
-            {
-                **brief(after[u]),
-                "fields": [
-                    path for path, _, _ in _field_changes(before[u]["inputs"], after[u]["inputs"])
-                ],
-            }
-            for u in sorted(set(before) & set(after))
-            if before[u]["inputs"] != after[u]["inputs"]
-        ],
-    }
+    return (
+        tuple(brief(after[k]) for k in sorted(set(after) - set(before))),
+        tuple(brief(before[k]) for k in sorted(set(before) - set(after))),
+        tuple(
+            brief(
+                after[k],
+                tuple(
+                    path for path, _, _ in _field_changes(before[k]["inputs"], after[k]["inputs"])
+                ),
+            )
+            for k in sorted(set(before) & set(after))
+            if before[k]["inputs"] != after[k]["inputs"]
+        ),
+    )
 
 
 def _field_changes(old: Any, new: Any, path: str = "") -> Iterable[tuple[str, Any, Any]]:
@@ -326,41 +573,52 @@ def _uri(location: Mapping[str, str]) -> str:
     return f"s3a://{location['bucket']}/{location['prefix']}"
 
 
-def markdown(result: Mapping[str, Any]) -> str:
+# --- markdown -------------------------------------------------------------------------------
+
+
+def markdown(result: DiffResult) -> str:
     """The diff as a merge-request note section: streams first, in words."""
-    streams, other = result["streams"], result["other"]
+    shared = {
+        "added": result.shared_added,
+        "changed": result.shared_changed,
+        "removed": result.shared_removed,
+    }
     counts = [
-        f"{len(streams[k])} stream{'s' if len(streams[k]) != 1 else ''} {k}"
-        for k in ("added", "changed", "removed")
-        if streams[k]
+        f"{len(entries)} stream{'s' if len(entries) != 1 else ''} {kind}"
+        for kind, entries in result.streams_by_kind.items()
+        if entries
     ]
-    other_count = sum(len(v) for v in other.values())
-    if other_count:
-        counts.append(f"{other_count} shared resource{'s' if other_count != 1 else ''} changed")
+    shared_count = sum(len(v) for v in shared.values())
+    if shared_count:
+        counts.append(f"{shared_count} shared resource{'s' if shared_count != 1 else ''} changed")
     lines = [
-        f"### Streams in `{result['stack']}` compared with `{result['base']}` "
-        f"({result['base_commit'][:10]})",
+        f"### Streams in `{result.stack}` compared with `{result.base}` "
+        f"({result.base_commit[:10]})",
         "",
-        f"**{', '.join(counts)}.**" if counts else "**No change.**",
     ]
-    for title, key in (("Added", "added"), ("Changed", "changed"), ("Removed", "removed")):
-        if not streams[key]:
+    if result.base_error:
+        lines.append(
+            f"**The base could not be planned, so nothing was compared:** {result.base_error}"
+        )
+        sections: dict[str, tuple[StreamChange, ...]] = {"Not compared": result.not_comparable}
+    else:
+        lines.append(f"**{', '.join(counts)}.**" if counts else "**No change.**")
+        sections = {
+            title.capitalize(): entries for title, entries in result.streams_by_kind.items()
+        }
+    for title, entries in sections.items():
+        if not entries:
             continue
         lines += ["", f"#### {title}"]
-        for entry in streams[key]:
-            renamed = f" (was `{entry['renamed_from']}`)" if entry.get("renamed_from") else ""
-            lines.append(f"- **`{entry['name']}`**{renamed}")
-            for field in entry.get("fields", []):
-                lines.append(
-                    f"  - `{field['field']}`: `{_show(field['old'])}` → `{_show(field['new'])}`"
-                )
-            for consequence in entry["consequences"]:
-                lines.append(
-                    f"  - ⚠️ {consequence['text']}"
-                    if consequence["kind"] in _ALERTING
-                    else f"  - {consequence['text']}"
-                )
-    if other_count:
+        for entry in entries:
+            renamed = f" (was `{entry.renamed_from}`)" if entry.renamed_from else ""
+            lines.append(f"- **`{entry.name}`**{renamed}")
+            for change in entry.fields:
+                lines.append(f"  - `{change.field}`: `{_show(change.old)}` → `{_show(change.new)}`")
+            for consequence in entry.consequences:
+                mark = "⚠️ " if consequence.kind in _ALERTING else ""
+                lines.append(f"  - {mark}{consequence.text}")
+    if shared_count:
         lines += [
             "",
             "#### Shared resources",
@@ -368,10 +626,10 @@ def markdown(result: Mapping[str, Any]) -> str:
             "| change | type | name | fields |",
             "| --- | --- | --- | --- |",
         ]
-        for key in ("added", "changed", "removed"):
-            for r in other[key]:
-                fields = ", ".join(f"`{f}`" for f in r.get("fields", [])[:8])
-                lines.append(f"| {key} | `{r['type']}` | `{r['name']}` | {fields} |")
+        for kind, resources in shared.items():
+            for r in resources:
+                fields = ", ".join(f"`{f}`" for f in (r.fields or ())[:8])
+                lines.append(f"| {kind} | `{r.type}` | `{r.name}` | {fields} |")
     return "\n".join(lines) + "\n"
 
 

@@ -5,15 +5,12 @@ Pure text building; posting it is :mod:`spark_streams.gitlab_notes`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
-from spark_streams.config import PROJECT, SECRET_PLACEHOLDER
-from spark_streams.diff import markdown
+from spark_streams.diff import DiffResult, markdown
+from spark_streams.stackfile import SECRET_PLACEHOLDER, leaves
 
 # GitLab refuses notes longer than this many characters.
 GITLAB_NOTE_LIMIT = 1_000_000
@@ -27,12 +24,20 @@ def marker(stack: str) -> str:
 
 
 def diff_section(text: str) -> str:
-    """``spark-streams diff`` output: JSON is rendered, markdown taken as it is."""
+    """``spark-streams diff`` output: JSON is rendered, markdown taken as it is.
+
+    :class:`ValueError` for JSON that is not a diff.
+    """
     try:
-        result: Any = json.loads(text)
+        value: Any = json.loads(text)
     except json.JSONDecodeError:
         return text.strip() + "\n"
-    return markdown(result)
+    try:
+        return markdown(DiffResult.from_json(value))
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ValueError(
+            f"JSON that is not `spark-streams diff --json` output ({type(error).__name__}: {error})"
+        ) from None
 
 
 def secret_values_from_config(config_json: str) -> list[str]:
@@ -41,47 +46,8 @@ def secret_values_from_config(config_json: str) -> list[str]:
     values: list[str] = []
     for entry in document.values():
         if isinstance(entry, dict) and entry.get("secret"):
-            values.extend(_leaves(entry.get("objectValue", entry.get("value"))))
+            values.extend(leaves(entry.get("objectValue", entry.get("value"))))
     return values
-
-
-def secret_values_from_stack_file(stack_yaml: str) -> list[str]:
-    """What ``Pulumi.<stack>.yaml`` itself holds of the stack's secrets.
-
-    Every ``secure:`` ciphertext, and every value under ``spark-streams:secrets`` - which should
-    all be ciphertexts, but a value pasted there in plain text must not reach a note either.
-    """
-    config: dict[str, Any] = (yaml.safe_load(stack_yaml) or {}).get("config") or {}
-    values = list(_leaves(config.get(f"{PROJECT}:secrets")))
-
-    def ciphertexts(value: Any) -> Iterable[str]:
-        if isinstance(value, dict):
-            if set(value) == {"secure"}:
-                yield str(value["secure"])
-            else:
-                for item in value.values():
-                    yield from ciphertexts(item)
-        elif isinstance(value, list):
-            for item in value:
-                yield from ciphertexts(item)
-
-    return values + list(ciphertexts(config))
-
-
-def _leaves(value: Any) -> Iterable[str]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _leaves(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _leaves(item)
-    elif value is not None:
-        text = str(value)
-        yield text
-        # `pulumi config --json` may hold an object as a JSON string
-        if text.startswith(("{", "[")):
-            with contextlib.suppress(json.JSONDecodeError):
-                yield from _leaves(json.loads(text))
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:

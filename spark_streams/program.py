@@ -1,82 +1,95 @@
-"""Inputs of the Pulumi program: the stack config and the effective streams, validated together.
+"""The Pulumi program as a function: validated inputs in, every resource registered.
 
-The Pulumi program and the offline planner both call :func:`load_inputs`. The planner validates
-before it starts the program and hands its result over with :func:`preloaded`, so a plan reads
-and checks the stream files once.
+``__main__.py`` calls :func:`register` under the engine; the offline plan and the tests call
+it under Pulumi's mocks. It reads no file and no config of its own.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
 
-from spark_streams.config import (
-    StackConfig,
-    known_stacks,
-    parse_stack_config,
-    stack_file,
-)
-from spark_streams.discovery import load_streams
-from spark_streams.problems import InvalidInputError, Problem, display_path
-from spark_streams.resolve import EffectiveStream, check_names, resolve_all
+import pulumi
 
-Inputs = tuple[StackConfig, list[EffectiveStream]]
-_Key = tuple[Path, str, str, Path | None]
-_preloaded: dict[_Key, Inputs] = {}
+from components.buckets import DataBuckets, DataBucketsArgs
+from components.cluster import Cluster, ClusterArgs
+from components.history_server import HistoryServer, HistoryServerArgs
+from components.monitoring import StreamMonitoring, StreamMonitoringArgs
+from components.namespace import StreamingNamespace, StreamingNamespaceArgs
+from components.operator import SparkOperator, SparkOperatorArgs
+from components.stream import Stream, StreamArgs
+from spark_streams.inputs import Inputs
+from spark_streams.sparkapp import s3a_credentials_provider
 
 
-def _key(project_dir: Path, stack: str, values: dict[str, Any], streams_dir: Path | None) -> _Key:
-    return (
-        project_dir.resolve(),
-        stack,
-        json.dumps(values, sort_keys=True),
-        streams_dir.resolve() if streams_dir else None,
+def register(inputs: Inputs, secret_values: pulumi.Input[Mapping[str, str]] | None) -> None:
+    """Register the stack's resources; ``secret_values`` are the ``secrets`` config's values
+    (a Pulumi secret), used only when the stack has secrets."""
+    config, streams = inputs.config, inputs.streams
+    monitoring = config.monitoring
+    cluster = Cluster("cluster", ClusterArgs(config.aws_region, config.cluster_name))
+    # Every component gets both providers; each child picks its own package's.
+    on_cluster = pulumi.ResourceOptions(providers=[cluster.aws_provider, cluster.k8s_provider])
+
+    def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions.merge(
+            on_cluster, pulumi.ResourceOptions(depends_on=list(resources))
+        )
+
+    buckets = DataBuckets("data", DataBucketsArgs(config.buckets), opts=on_cluster)
+    namespace = StreamingNamespace(
+        "streaming",
+        StreamingNamespaceArgs(
+            config.namespace, config.pod_security, secret_values if config.secrets else None
+        ),
+        opts=on_cluster,
     )
-
-
-@contextmanager
-def preloaded(
-    project_dir: Path,
-    stack: str,
-    values: dict[str, Any],
-    streams_dir: Path | None,
-    inputs: Inputs,
-) -> Iterator[None]:
-    """Within the block, :func:`load_inputs` with these arguments returns ``inputs``."""
-    key = _key(project_dir, stack, values, streams_dir)
-    _preloaded[key] = inputs
-    try:
-        yield
-    finally:
-        del _preloaded[key]
-
-
-def load_inputs(
-    project_dir: Path, stack: str, values: dict[str, Any], streams_dir: Path | None = None
-) -> Inputs:
-    """Everything the program needs, or :class:`InvalidInputError` with every problem found."""
-    ready = _preloaded.get(_key(project_dir, stack, values, streams_dir))
-    if ready is not None:
-        return ready
-    problems: list[Problem] = []
-    config: StackConfig | None = None
-    try:
-        config = parse_stack_config(values, file=display_path(stack_file(project_dir, stack)))
-    except InvalidInputError as error:
-        problems.extend(error.problems)
-    directory = streams_dir or project_dir / (config.streams_dir if config else "streams")
-    files, found = load_streams(directory)
-    problems.extend(found)
-    if config is None:
-        # What can be checked without the stack config still is: all problems at once.
-        raise InvalidInputError([*problems, *check_names(files)])
-    try:
-        streams = resolve_all(files, config, stack, known_stacks(project_dir))
-    except InvalidInputError as error:
-        problems.extend(error.problems)
-    if problems:
-        raise InvalidInputError(problems)
-    return config, streams
+    operator = SparkOperator(
+        "spark-operator",
+        SparkOperatorArgs(
+            config.operator, config.namespace, monitoring.prometheus_operator, monitoring.labels
+        ),
+        opts=after(namespace),
+    )
+    for stream in streams:
+        Stream(
+            stream.identity,
+            StreamArgs(
+                stream,
+                monitoring,
+                cluster.oidc_provider_arn,
+                cluster.oidc_issuer,
+                buckets.kms_key_arn,
+                requires=[operator.release, *namespace.ready, *buckets.ready],
+            ),
+            opts=on_cluster,
+        )
+    if monitoring.prometheus_operator:
+        StreamMonitoring(
+            "monitoring",
+            StreamMonitoringArgs(
+                config.namespace,
+                # A paused stream has no driver by design: no "not running" alert for it.
+                [s.name for s in streams if not s.suspend],
+                monitoring.labels,
+            ),
+            opts=after(namespace),
+        )
+    if monitoring.history_server:
+        HistoryServer(
+            "history",
+            HistoryServerArgs(
+                namespace=config.namespace,
+                image=config.history_server_image,
+                hadoop_credentials_provider=s3a_credentials_provider(config.history_server_hadoop),
+                bucket_prefix=config.buckets.prefix,
+                event_log_bucket=buckets.names["event-logs"],
+                directories=[(s.name, s.event_log) for s in streams],
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_issuer=cluster.oidc_issuer,
+                kms_key_arn=buckets.kms_key_arn,
+            ),
+            opts=after(namespace),
+        )
+    pulumi.export("namespace", config.namespace)
+    pulumi.export("buckets", buckets.names)
+    pulumi.export("streams", sorted(s.name for s in streams))

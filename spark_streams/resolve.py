@@ -86,22 +86,37 @@ class EffectiveStream(BaseModel):
     secrets: dict[str, str]
 
 
+def check_streams(files: Sequence[StreamFile], known_stacks: Iterable[str]) -> list[Problem]:
+    """What can be checked without a valid stack config: each file, then names across files."""
+    stacks = set(known_stacks)
+    return [
+        *(p for item in files for p in _check_stream(item, stacks)),
+        *check_names(files),
+    ]
+
+
 def resolve_all(
     files: Sequence[StreamFile], config: StackConfig, stack: str, known_stacks: Iterable[str]
 ) -> list[EffectiveStream]:
-    """Effective streams of ``stack``, or :class:`InvalidInputError` listing every problem."""
+    """Effective streams of ``stack``, or :class:`InvalidInputError` listing every problem.
+
+    A stream with a problem is still resolved and checked as a whole, so one run reports every
+    problem; only a stream whose name clashes stays out of the sink-overlap check (the clash is
+    the cause, reported once).
+    """
     stacks = set(known_stacks)
     problems: list[Problem] = []
     resolved: list[EffectiveStream] = []
     for item in files:
-        found = list(_check_stream(item, config, stacks))
-        problems.extend(found)
+        problems.extend(_check_stream(item, stacks))
+        problems.extend(_check_in_stack(item, config))
         override = item.stream.stacks.get(stack)
-        if found or (override is not None and not override.enabled):
-            continue
-        resolved.append(resolve(item, config, stack))
-    problems.extend(check_names(files))
-    problems.extend(_check_sinks(resolved))
+        if override is None or override.enabled:
+            resolved.append(resolve(item, config, stack))
+    clashes = list(check_names(files))
+    problems.extend(clashes)
+    clashing = {p.file for p in clashes}
+    problems.extend(_check_sinks([s for s in resolved if s.file not in clashing]))
     for stream in resolved:
         problems.extend(_check_effective(stream, config))
     if problems:
@@ -184,7 +199,8 @@ def _location(uri: str, lake: str, identity: str) -> S3Location:
     )
 
 
-def _check_stream(item: StreamFile, config: StackConfig, stacks: set[str]) -> Iterable[Problem]:
+def _check_stream(item: StreamFile, stacks: set[str]) -> Iterable[Problem]:
+    """Checks of one stream file that need no stack config."""
     stream, label = item.stream, item.label
 
     def problem(field: str, message: str) -> Problem:
@@ -196,29 +212,13 @@ def _check_stream(item: StreamFile, config: StackConfig, stacks: set[str]) -> It
             f"no stack '{stack}' (known: {', '.join(sorted(stacks))}). "
             "Fix: use an existing stack name or add Pulumi.<stack>.yaml",
         )
-    lake = config.buckets.name("lake")
-    bucket, prefix = split_s3_uri(stream.sink)
-    if bucket not in ("{lake}", lake):
-        yield problem(
-            "sink",
-            f"{stream.sink!r} is outside the data lake. "
-            f"Fix: write 's3://{{lake}}/{prefix or '<prefix>/'}'",
-        )
-    elif not prefix:
-        yield problem("sink", "the sink is the whole lake. Fix: give the stream its own prefix")
     for env, key in stream.secrets.items():
         if not _ENV_VAR.match(env):
             yield problem(
                 f"secrets.{env}",
                 "not an environment variable name. Fix: use UPPER_SNAKE_CASE",
             )
-        if key not in config.secrets:
-            yield problem(
-                f"secrets.{env}",
-                f"the stack has no secret '{key}'. Fix: pulumi config set --secret --path "
-                f"'secrets.{key}' <value>",
-            )
-        elif not _SECRET_KEY.match(key):
+        if not _SECRET_KEY.match(key):
             yield problem(f"secrets.{env}", f"{key!r} is not a valid Kubernetes Secret key")
     for field, uri in [("sink", stream.sink), *_indexed("reads", stream.reads)]:
         unknown = set(_PLACEHOLDER.findall(split_s3_uri(uri)[1])) - {STREAM_PLACEHOLDER}
@@ -228,10 +228,41 @@ def _check_stream(item: StreamFile, config: StackConfig, stacks: set[str]) -> It
                 f"unknown placeholder {', '.join(sorted(unknown))} in {uri!r}. Fix: use "
                 f"{{lake}} for the bucket and {STREAM_PLACEHOLDER} for the stream's identity",
             )
+    if split_s3_uri(stream.sink) == ("{lake}", ""):
+        yield problem("sink", _WHOLE_LAKE)
     for index, uri in enumerate(stream.reads):
         if not split_s3_uri(uri)[1]:
             yield problem(
                 f"reads[{index}]", "reads a whole bucket. Fix: name the prefix the stream reads"
+            )
+
+
+_WHOLE_LAKE = "the sink is the whole lake. Fix: give the stream its own prefix"
+
+
+def _check_in_stack(item: StreamFile, config: StackConfig) -> Iterable[Problem]:
+    """Checks of one stream file against the stack config: its lake and its secrets."""
+    stream, label = item.stream, item.label
+    lake = config.buckets.name("lake")
+    bucket, prefix = split_s3_uri(stream.sink)
+    if bucket not in ("{lake}", lake):
+        yield Problem(
+            label,
+            stream.name,
+            "sink",
+            f"{stream.sink!r} is outside the data lake. "
+            f"Fix: write 's3://{{lake}}/{prefix or '<prefix>/'}'",
+        )
+    elif bucket == lake and not prefix:
+        yield Problem(label, stream.name, "sink", _WHOLE_LAKE)
+    for env, key in stream.secrets.items():
+        if key not in config.secrets:
+            yield Problem(
+                label,
+                stream.name,
+                f"secrets.{env}",
+                f"the stack has no secret '{key}'. Fix: pulumi config set --secret --path "
+                f"'secrets.{key}' <value>",
             )
 
 

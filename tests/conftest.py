@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
-from spark_streams.config import StackConfig, parse_stack_config, read_stack_values
-from spark_streams.offline import Plan, PlannedResource
+from spark_streams import inputs, stackfile
+from spark_streams.config import StackConfig, parse_stack_config
+from spark_streams.resolve import EffectiveStream
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -25,9 +27,16 @@ def _in_project() -> Iterator[None]:
     os.chdir(before)
 
 
+def stack_values(stack: str = "dev") -> dict[str, Any]:
+    return stackfile.read(PROJECT, stack).values
+
+
 def stack_config(stack: str = "dev") -> StackConfig:
-    values, _ = read_stack_values(PROJECT, stack)
-    return parse_stack_config(values, file=f"Pulumi.{stack}.yaml")
+    return parse_stack_config(stack_values(stack), file=f"Pulumi.{stack}.yaml")
+
+
+def effective_streams(stack: str) -> tuple[EffectiveStream, ...]:
+    return inputs.load(PROJECT, stackfile.read(PROJECT, stack)).streams
 
 
 @pytest.fixture
@@ -51,11 +60,31 @@ def write_stream(streams_dir: Path) -> StreamWriter:
     return write
 
 
-def by_type(plan: Plan, type_: str) -> list[PlannedResource]:
+class Resource(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def inputs(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Resource)
+R_co = TypeVar("R_co", bound=Resource, covariant=True)
+
+
+class Resources(Protocol[R_co]):
+    """A plan, or what a component registered under mocks."""
+
+    @property
+    def resources(self) -> Sequence[R_co]: ...
+
+
+def by_type(plan: Resources[R], type_: str) -> list[R]:
     return [r for r in plan.resources if r.type == type_]
 
 
-def one(plan: Plan, type_: str, name: str) -> PlannedResource:
+def one(plan: Resources[R], type_: str, name: str) -> R:
     matches = [r for r in plan.resources if r.type == type_ and r.name == name]
     assert len(matches) == 1, f"{type_} {name}: {len(matches)} found"
     return matches[0]

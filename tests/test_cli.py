@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -200,18 +201,28 @@ def test_render_is_kubernetes_yaml_in_apply_order(capsys: pytest.CaptureFixture[
     assert kinds.index("ServiceAccount") < kinds.index("SparkApplication")
 
 
-def test_plan_reads_the_stream_files_once(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("streams_dir_in_stack_file", [False, True])
+def test_plan_runs_each_stream_file_once(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    streams_dir_in_stack_file: bool,
 ) -> None:
-    from spark_streams import discovery, program
-
-    calls: list[Path] = []
-    original = discovery.load_streams
-
-    def counting(directory: Path):  # type: ignore[no-untyped-def]
-        calls.append(directory)
-        return original(directory)
-
-    monkeypatch.setattr(program, "load_streams", counting)
-    assert main(["plan", "--stack", "dev"]) == 0
-    assert len(calls) == 1
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT / "streams", project / "streams")
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(PROJECT / name, project / name)
+    if streams_dir_in_stack_file:  # the documented key, at its default value
+        stack = project / "Pulumi.dev.yaml"
+        stack.write_text(stack.read_text() + "  spark-streams:streamsDir: streams\n")
+    runs = tmp_path / "runs"
+    (project / "streams" / "counted.py").write_text(
+        "from pathlib import Path\n"
+        "from spark_streams.model import Stream\n"
+        f"with Path({str(runs)!r}).open('a') as runs:\n"
+        "    runs.write('run\\n')\n"
+        "stream = Stream(name='counted', sink='s3://{lake}/raw/counted/')\n"
+    )
+    monkeypatch.chdir(project)
+    assert main(["plan", "--stack", "dev"]) == 0, capsys.readouterr().err
+    assert runs.read_text() == "run\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import get_origin
 
@@ -10,17 +12,21 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from spark_streams.config import (
-    SECRET_PLACEHOLDER,
-    StackConfig,
-    check_secrets_encrypted,
-    history_server_hadoop,
-    parse_stack_config,
-    read_stack_values,
-)
+from spark_streams import stackfile
+from spark_streams.config import StackConfig, parse_stack_config
 from spark_streams.problems import InvalidInputError
-from spark_streams.stack import stack_values
-from tests.conftest import PROJECT, stack_config
+from spark_streams.stackfile import SECRET_PLACEHOLDER
+from tests.conftest import PROJECT, stack_config, stack_values
+
+
+@contextmanager
+def pulumi_stack(stack: str) -> Iterator[None]:
+    """Inside, ``pulumi.get_stack()`` is ``stack``, as under ``pulumi up --stack``."""
+    pulumi.runtime.reset_options(project=stackfile.PROJECT, stack=stack)
+    try:
+        yield
+    finally:
+        pulumi.runtime.reset_options()
 
 
 def test_dev_and_prod_differ_where_they_should() -> None:
@@ -32,9 +38,10 @@ def test_dev_and_prod_differ_where_they_should() -> None:
 
 
 def test_secure_values_are_never_decrypted_offline() -> None:
-    values, secret = read_stack_values(PROJECT, "prod")
-    assert secret == {"secrets"}
-    assert values["secrets"] == {"kafka-sasl-password": SECRET_PLACEHOLDER}
+    source = stackfile.read(PROJECT, "prod")
+    assert source.secret_keys == {"secrets"}
+    assert source.values["secrets"] == {"kafka-sasl-password": SECRET_PLACEHOLDER}
+    assert "v1:placeholder-set-me-with-pulumi-config-set-secret" in source.sensitive
 
 
 def problems(values: dict[str, object]) -> list[str]:
@@ -44,8 +51,7 @@ def problems(values: dict[str, object]) -> list[str]:
 
 
 def valid() -> dict[str, object]:
-    values, _ = read_stack_values(PROJECT, "dev")
-    return values
+    return stack_values("dev")
 
 
 def test_missing_keys_are_named() -> None:
@@ -70,7 +76,7 @@ def test_unknown_keys_are_rejected() -> None:
     assert any("field 'bukets'" in m for m in problems(values))
 
 
-def test_the_program_reads_objects_as_json_and_strings_as_they_are() -> None:
+def test_the_program_reads_objects_as_json_and_strings_as_they_are(tmp_path: Path) -> None:
     pulumi.runtime.set_all_config(
         {
             "spark-streams:clusterName": "1234",
@@ -82,7 +88,7 @@ def test_the_program_reads_objects_as_json_and_strings_as_they_are() -> None:
         secret_keys=["spark-streams:secrets"],
     )
     try:
-        values = stack_values()
+        values = stackfile.from_engine(tmp_path).values  # no stack file there
     finally:
         pulumi.runtime.set_all_config({}, [])
     assert values == {
@@ -108,22 +114,20 @@ def test_pulumi_yaml_declares_every_stack_key_and_requires_only_the_required_one
         assert ("default" in declaration) == (not fields[key].is_required()), key
         if "default" in declaration:
             parse_stack_config(
-                {**read_stack_values(PROJECT, "dev")[0], key: declaration["default"]},
+                {**stack_values("dev"), key: declaration["default"]},
                 file="Pulumi.yaml",
             )
 
 
-def test_under_pulumi_a_secrets_object_set_without_secret_is_refused() -> None:
+def test_under_pulumi_a_secrets_object_set_without_secret_is_refused(tmp_path: Path) -> None:
     # `pulumi config set --path secrets.kafka hunter2` (no --secret): plain in state and git
     pulumi.runtime.set_all_config({"spark-streams:secrets": '{"kafka": "hunter2"}'}, [])
     try:
-        values = stack_values()
+        values = stackfile.from_engine(tmp_path).values
     finally:
         pulumi.runtime.set_all_config({}, [])
     with pytest.raises(InvalidInputError) as error:
-        parse_stack_config(
-            {**read_stack_values(PROJECT, "dev")[0], **values}, file="Pulumi.dev.yaml"
-        )
+        parse_stack_config({**stack_values("dev"), **values}, file="Pulumi.dev.yaml")
     assert "kafka in plain text" in str(error.value) and "hunter2" not in str(error.value)
 
 
@@ -136,15 +140,24 @@ def test_under_pulumi_a_plain_secret_beside_encrypted_ones_is_refused(tmp_path: 
         "      secure: v1:cipher\n"
         "    pasted: hunter2\n"
     )
+    pulumi.runtime.set_all_config(
+        {"spark-streams:secrets": '{"encrypted": "x", "pasted": "hunter2"}'},
+        ["spark-streams:secrets"],
+    )
+    try:
+        with pulumi_stack("dev"):
+            values = stackfile.from_engine(tmp_path).values
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    assert values["secrets"] == {"encrypted": SECRET_PLACEHOLDER, "pasted": "hunter2"}
     with pytest.raises(InvalidInputError) as error:
-        check_secrets_encrypted(tmp_path, "dev")
+        parse_stack_config({**stack_values("dev"), **values}, file="Pulumi.dev.yaml")
     assert "field 'secrets': pasted in plain text" in str(error.value)
     assert "hunter2" not in str(error.value)
-    check_secrets_encrypted(PROJECT, "dev")  # ours are all encrypted
 
 
 def test_a_history_server_on_a_spark_that_reads_one_directory_is_refused() -> None:
-    values, _ = read_stack_values(PROJECT, "prod")
+    values = stack_values("prod")
     values["monitoring"] = {"historyServer": True}  # and the streams' Spark 3.5.5 image
     with pytest.raises(InvalidInputError) as error:
         parse_stack_config(values, file="Pulumi.prod.yaml")
@@ -155,11 +168,14 @@ def test_a_history_server_on_a_spark_that_reads_one_directory_is_refused() -> No
 
 
 def test_the_history_server_reads_s3_as_the_hadoop_of_the_image_it_runs() -> None:
-    values, _ = read_stack_values(PROJECT, "prod")
+    values = stack_values("prod")
     prod = parse_stack_config(values, file="Pulumi.prod.yaml")
-    assert history_server_hadoop(prod) == "3.4"  # its own Spark 4.2 image
+    assert prod.history_server_hadoop == "3.4"  # its own Spark 4.2 image
+    assert prod.history_server_image == prod.monitoring.history_server_image
     values["spark"] = {**values["spark"], "sparkVersion": "4.2.0", "hadoopVersion": "3.3"}
     values["monitoring"] = {"historyServer": True}  # the streams' image
-    assert history_server_hadoop(parse_stack_config(values, file="f")) == "3.3"
+    on_streams_image = parse_stack_config(values, file="f")
+    assert on_streams_image.history_server_hadoop == "3.3"
+    assert on_streams_image.history_server_image == on_streams_image.spark.image
     values["monitoring"] = {"historyServer": True, "historyServerHadoopVersion": "3.4"}
-    assert history_server_hadoop(parse_stack_config(values, file="f")) == "3.4"
+    assert parse_stack_config(values, file="f").history_server_hadoop == "3.4"

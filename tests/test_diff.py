@@ -1,4 +1,6 @@
-"""`spark-streams diff` on temporary git repositories, one scenario per kind of change."""
+"""`spark-streams diff`: the consequence rules on two streams directories, and on temporary git
+repositories the scenarios that need git (the base's own code, refs, a base that cannot be
+planned)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,13 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from spark_streams.diff import DiffResult, Side, compare, evaluate_here, markdown
 from tests.conftest import PROJECT
 
 TRACKED = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py", "pyproject.toml")
@@ -77,6 +81,32 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+@dataclass(frozen=True)
+class Trees:
+    """Two streams directories of the project, compared without git: the consequence rules."""
+
+    base: Path
+    head: Path
+
+    def result(self, stack: str) -> DiffResult:
+        old = evaluate_here(PROJECT, stack, self.base)
+        new = evaluate_here(PROJECT, stack, self.head)
+        return compare(old, new, stack=stack, base="base", commit="0" * 40)
+
+    def json(self, stack: str = "dev") -> dict[str, Any]:
+        return self.result(stack).to_json()
+
+    def markdown(self, stack: str = "dev") -> str:
+        return markdown(self.result(stack))
+
+
+@pytest.fixture
+def trees(tmp_path: Path) -> Trees:
+    for side in ("base", "head"):
+        shutil.copytree(PROJECT / "streams", tmp_path / side)
+    return Trees(tmp_path / "base", tmp_path / "head")
+
+
 def kinds(entry: dict[str, Any]) -> set[str]:
     return {c["kind"] for c in entry["consequences"]}
 
@@ -89,10 +119,9 @@ def test_no_change(repo: Path) -> None:
     assert "**No change.**" in run_diff(repo).stdout
 
 
-def test_more_executors_restart_the_stream_only(repo: Path) -> None:
-    edit(repo / "streams/orders.py", "instances=6", "instances=9")
-    git(repo, "commit", "-qam", "scale orders")
-    result = diff_json(repo, stack="prod", base="HEAD~1")
+def test_more_executors_restart_the_stream_only(trees: Trees) -> None:
+    edit(trees.head / "orders.py", "instances=6", "instances=9")
+    result = trees.json("prod")
     (entry,) = result["streams"]["changed"]
     assert entry["name"] == "orders-ingest"
     assert entry["fields"] == [{"field": "executor.instances", "old": 6, "new": 9}]
@@ -101,85 +130,83 @@ def test_more_executors_restart_the_stream_only(repo: Path) -> None:
     assert result["other"]["changed"] == []
 
 
-def test_a_new_sink_changes_access_but_keeps_the_checkpoint(repo: Path) -> None:
-    edit(repo / "streams/orders.py", "raw/{stream}/", "raw/orders-v2/")
-    (entry,) = diff_json(repo)["streams"]["changed"]
+def test_a_new_sink_changes_access_but_keeps_the_checkpoint(trees: Trees) -> None:
+    edit(trees.head / "orders.py", "raw/{stream}/", "raw/orders-v2/")
+    (entry,) = trees.json()["streams"]["changed"]
     assert {f["field"] for f in entry["fields"]} == {"sink.prefix"}
     assert kinds(entry) == {"restart", "iam", "sink"}
-    assert "checkpoint_generation" in run_diff(repo).stdout
+    assert "checkpoint_generation" in trees.markdown()
 
 
-def test_a_new_sink_with_a_new_generation_is_a_fresh_start(repo: Path) -> None:
-    edit(repo / "streams/orders.py", "raw/{stream}/", "raw/orders-v2/")
-    edit(repo / "streams/orders.py", "    sink=", "    checkpoint_generation=1,\n    sink=")
-    (entry,) = diff_json(repo)["streams"]["changed"]
+def test_a_new_sink_with_a_new_generation_is_a_fresh_start(trees: Trees) -> None:
+    edit(trees.head / "orders.py", "raw/{stream}/", "raw/orders-v2/")
+    edit(trees.head / "orders.py", "    sink=", "    checkpoint_generation=1,\n    sink=")
+    (entry,) = trees.json()["streams"]["changed"]
     assert kinds(entry) == {"restart", "iam", "checkpoint"}
 
 
-def test_a_new_checkpoint_generation_says_the_stream_starts_over(repo: Path) -> None:
-    edit(repo / "streams/orders.py", "    sink=", "    checkpoint_generation=1,\n    sink=")
-    (entry,) = diff_json(repo)["streams"]["changed"]
+def test_a_new_checkpoint_generation_says_the_stream_starts_over(trees: Trees) -> None:
+    edit(trees.head / "orders.py", "    sink=", "    checkpoint_generation=1,\n    sink=")
+    (entry,) = trees.json()["streams"]["changed"]
     assert "checkpoint" in kinds(entry)
     text = " ".join(c["text"] for c in entry["consequences"])
     assert "starting offsets" in text and "gen-1" in text
-    assert "starts again from its source's starting offsets" in run_diff(repo).stdout
+    assert "starts again from its source's starting offsets" in trees.markdown()
     assert "from its checkpoint" not in text  # it does not resume: it starts over
 
 
-def test_an_added_stream_alone_gets_no_rename_hint_and_new_reads_show_in_full(
-    repo: Path,
-) -> None:
-    (repo / "streams/inventory.py").write_text(
+def test_an_added_stream_alone_gets_no_rename_hint_and_new_reads_show_in_full(trees: Trees) -> None:
+    (trees.head / "inventory.py").write_text(
         "from spark_streams.model import Stream\n"
         "stream = Stream(name='inventory-ingest', sink='s3://{lake}/raw/inventory/')\n"
     )
     edit(
-        repo / "streams/clickstream.py",
+        trees.head / "clickstream.py",
         '"s3://{lake}/reference/products/",',
         '"s3://{lake}/reference/products/", "s3://{lake}/reference/stores/"',
     )
-    result = diff_json(repo)
+    result = trees.json()
     (added,) = result["streams"]["added"]
     assert kinds(added) == {"start"}
     (changed,) = result["streams"]["changed"]
     assert kinds(changed) == {"iam"}  # reads change the role, not the application
-    markdown = run_diff(repo).stdout
+    markdown = trees.markdown()
     assert "s3a://acme-data-dev-lake/reference/stores/]" in markdown
 
 
-def test_added_and_removed_streams(repo: Path) -> None:
-    (repo / "streams/payments_audit.py").unlink()
-    (repo / "streams/inventory.py").write_text(
+def test_added_and_removed_streams(trees: Trees) -> None:
+    (trees.head / "payments_audit.py").unlink()
+    (trees.head / "inventory.py").write_text(
         "from spark_streams.model import Stream\n"
         "stream = Stream(name='inventory-ingest', sink='s3://{lake}/raw/inventory/')\n"
     )
-    result = diff_json(repo)
+    result = trees.json()
     (added,) = result["streams"]["added"]
     (removed,) = result["streams"]["removed"]
     assert added["name"] == "inventory-ingest" and kinds(added) == {"start", "maybe-rename"}
     assert "renamed_from" in json.dumps(added) and "'payments-audit'" in json.dumps(added)
     assert removed["name"] == "payments-audit" and kinds(removed) == {"stop", "data-kept"}
     assert "s3a://acme-data-dev-lake/audit/payments-audit/" in json.dumps(removed)
-    markdown = run_diff(repo).stdout
+    markdown = trees.markdown()
     assert "#### Added" in markdown and "#### Removed" in markdown and "kept" in markdown
 
 
-def test_a_rename_keeps_role_and_checkpoint(repo: Path) -> None:
+def test_a_rename_keeps_role_and_checkpoint(trees: Trees) -> None:
     edit(
-        repo / "streams/orders.py",
+        trees.head / "orders.py",
         'name="orders-ingest",',
         'name="orders-raw",\n    renamed_from=("orders-ingest",),',
     )
-    result = diff_json(repo)
+    result = trees.json()
     assert result["streams"]["added"] == result["streams"]["removed"] == []
     (entry,) = result["streams"]["changed"]
     assert (entry["name"], entry["renamed_from"]) == ("orders-raw", "orders-ingest")
     assert "rename" in kinds(entry) and not kinds(entry) & {"checkpoint", "sink"}
 
 
-def test_pausing_is_not_reported_as_a_restart(repo: Path) -> None:
-    edit(repo / "streams/orders.py", '"dev": StackOverride(', '"dev": StackOverride(suspend=True, ')
-    (entry,) = diff_json(repo)["streams"]["changed"]
+def test_pausing_is_not_reported_as_a_restart(trees: Trees) -> None:
+    edit(trees.head / "orders.py", '"dev": StackOverride(', '"dev": StackOverride(suspend=True, ')
+    (entry,) = trees.json()["streams"]["changed"]
     assert kinds(entry) == {"suspend"}
 
 
@@ -240,8 +267,6 @@ def test_mr_note_without_diff_uses_the_merge_requests_base(repo: Path) -> None:
 
 
 def test_shared_resources_are_matched_by_type_and_name_not_urn_spelling() -> None:
-    from spark_streams.diff import Side, compare
-
     def side(urn: str, retention: int) -> Side:
         bucket = {"urn": urn, "type": "aws:s3/bucket:Bucket", "name": "data-lake", "stream": None}
         return Side({}, {urn: {**bucket, "inputs": {"days": retention}}})
@@ -251,11 +276,11 @@ def test_shared_resources_are_matched_by_type_and_name_not_urn_spelling() -> Non
         "urn:pulumi:dev::p::spark-streams:storage:DataBuckets$aws:s3/bucket:Bucket::data-lake", 7
     )
     result = compare(old, new, stack="dev", base="HEAD", commit="0" * 40)
-    assert result["changed"] is False
+    assert result.any_change is False
     changed = compare(
         old, side(next(iter(new.resources)), 14), stack="dev", base="HEAD", commit="0"
     )
-    assert [r["name"] for r in changed["other"]["changed"]] == ["data-lake"]
+    assert [r.name for r in changed.shared_changed] == ["data-lake"]
 
 
 def test_a_program_change_names_what_changes_in_each_streams_resources(repo: Path) -> None:
@@ -275,12 +300,52 @@ def test_a_program_change_names_what_changes_in_each_streams_resources(repo: Pat
         assert kinds(entry) == {"restart"}
 
 
-def test_resuming_onto_a_new_checkpoint_does_not_claim_to_resume_from_the_old(repo: Path) -> None:
-    edit(repo / "streams/orders.py", '"dev": StackOverride(', '"dev": StackOverride(suspend=True, ')
-    git(repo, "commit", "-qam", "pause")
-    edit(repo / "streams/orders.py", '"dev": StackOverride(suspend=True, ', '"dev": StackOverride(')
-    edit(repo / "streams/orders.py", "    sink=", "    checkpoint_generation=1,\n    sink=")
-    (entry,) = diff_json(repo)["streams"]["changed"]
+def test_resuming_onto_a_new_checkpoint_does_not_claim_to_resume_from_the_old(trees: Trees) -> None:
+    edit(trees.base / "orders.py", '"dev": StackOverride(', '"dev": StackOverride(suspend=True, ')
+    edit(trees.head / "orders.py", "    sink=", "    checkpoint_generation=1,\n    sink=")
+    (entry,) = trees.json()["streams"]["changed"]
     texts = [c["text"] for c in entry["consequences"]]
     assert "resumes on its new checkpoint" in texts
     assert not any("from its checkpoint" in t for t in texts)
+
+
+def test_a_base_that_cannot_be_planned_still_gives_the_working_trees_streams(repo: Path) -> None:
+    # A merge request that fixes a broken main: the base's stream file does not validate.
+    edit(repo / "streams/orders.py", "instances=6", "instances=0")
+    git(repo, "commit", "-qam", "broken main")
+    edit(repo / "streams/orders.py", "instances=0", "instances=6")
+    result = run_diff(repo, "--json")
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["changed"] is True
+    assert "executor.instances" in found["base_error"] and "\n" not in found["base_error"]
+    assert [s["name"] for s in found["not_comparable"]] == [
+        "clickstream-ingest",
+        "orders-ingest",
+        "payments-audit",
+    ]
+    assert found["streams"] == {"added": [], "removed": [], "changed": []}
+    text = run_diff(repo).stdout
+    assert "The base could not be planned" in text and "#### Not compared" in text
+
+
+def test_the_json_result_reads_back_as_it_was(trees: Trees) -> None:
+    (trees.head / "payments_audit.py").unlink()
+    edit(trees.head / "orders.py", "instances=6", "instances=9")
+    result = trees.result("dev")
+    assert DiffResult.from_json(json.loads(json.dumps(result.to_json()))) == result
+
+
+def test_a_base_older_than_evaluate_here_is_asked_through_its_cli(repo: Path) -> None:
+    # Bases written before the diff evaluated a tree in one load answer `list` and `plan`.
+    diff_py = repo / "spark_streams/diff.py"
+    edit(diff_py, "def evaluate_here(", "def _evaluate_here(")
+    edit(diff_py, "side = evaluate_here(", "side = _evaluate_here(")
+    edit(diff_py, "after = evaluate_here(", "after = _evaluate_here(")
+    git(repo, "commit", "-qam", "old code")
+    git(repo, "checkout", "-q", "HEAD~1", "--", "spark_streams/diff.py")
+    edit(repo / "streams/orders.py", "instances=1,", "instances=2,")
+    result = diff_json(repo)
+    (entry,) = result["streams"]["changed"]
+    assert entry["fields"] == [{"field": "executor.instances", "old": 1, "new": 2}]
+    assert result["other"]["changed"] == [] and result["base_error"] is None

@@ -18,19 +18,16 @@ from moto.core import set_initial_no_auth_action_count
 
 from components.buckets import tls_only_policy
 from spark_streams import iam
-from spark_streams.config import read_stack_values
-from spark_streams.program import load_inputs
 from spark_streams.resolve import EffectiveStream
-from tests.conftest import PROJECT
+from tests.conftest import effective_streams
 
 KMS = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 OIDC = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC"
 ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC"
 
 
-def streams(stack: str) -> list[EffectiveStream]:
-    values, _ = read_stack_values(PROJECT, stack)
-    return load_inputs(PROJECT, stack, values)[1]
+def streams(stack: str) -> tuple[EffectiveStream, ...]:
+    return effective_streams(stack)
 
 
 def access_policies() -> Iterator[tuple[str, dict[str, Any]]]:

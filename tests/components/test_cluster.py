@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 from components.cluster import Cluster, ClusterArgs
-from spark_streams.offline import record
+from tests.components.conftest import register
 from tests.conftest import one, stack_config
 
 
 def test_providers_are_explicit_and_authenticate_with_aws_eks_get_token() -> None:
     config = stack_config("dev")
-    plan = record(
+    plan = register(
         lambda: Cluster("cluster", ClusterArgs("eu-west-1", "data-platform-dev")), config, "dev"
     )
     aws = one(plan, "pulumi:providers:aws", "cluster-aws")

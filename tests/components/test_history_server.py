@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from components.history_server import HistoryServer, HistoryServerArgs
-from spark_streams.offline import record
 from spark_streams.resolve import S3Location
+from tests.components.conftest import register
 from tests.conftest import one, stack_config
 
 
@@ -27,7 +27,7 @@ def test_history_server_reads_each_streams_event_logs_and_nothing_else() -> None
         oidc_issuer="https://oidc.example/id/X",
         kms_key_arn=None,
     )
-    plan = record(lambda: HistoryServer("history", args), config, "prod")
+    plan = register(lambda: HistoryServer("history", args), config, "prod")
     policy = json.loads(
         one(plan, "aws:iam/rolePolicy:RolePolicy", "history-access").inputs["policy"]
     )

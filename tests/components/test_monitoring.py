@@ -13,14 +13,14 @@ from components.monitoring import (
     StreamMonitoringArgs,
     alert_rules,
 )
-from spark_streams.offline import record
 from spark_streams.sparkapp import JMX_PORT_NAME
+from tests.components.conftest import register
 from tests.conftest import one, stack_config
 
 
 def test_pods_are_scraped_by_label_and_every_running_stream_has_a_down_alert() -> None:
     config = stack_config("prod")
-    plan = record(
+    plan = register(
         lambda: StreamMonitoring("monitoring", StreamMonitoringArgs("spark-streams", ["b", "a"])),
         config,
         "prod",
@@ -74,7 +74,7 @@ def test_stall_alert_matches_the_gauges_whatever_they_are_called(
 
 def test_objects_carry_the_labels_prometheus_selects_by() -> None:
     args = StreamMonitoringArgs("spark-streams", ["a"], {"release": "kube-prometheus-stack"})
-    plan = record(lambda: StreamMonitoring("monitoring", args), stack_config("prod"), "prod")
+    plan = register(lambda: StreamMonitoring("monitoring", args), stack_config("prod"), "prod")
     for r in plan.resources:
         if r.type.startswith("kubernetes:monitoring.coreos.com"):
             assert r.inputs["metadata"]["labels"]["release"] == "kube-prometheus-stack"

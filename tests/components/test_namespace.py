@@ -5,14 +5,14 @@ from __future__ import annotations
 import pulumi
 
 from components.namespace import StreamingNamespace, StreamingNamespaceArgs
-from spark_streams.config import SECRET_PLACEHOLDER
-from spark_streams.offline import record
+from spark_streams.stackfile import SECRET_PLACEHOLDER
+from tests.components.conftest import register
 from tests.conftest import one, stack_config
 
 
 def test_namespace_enforces_pod_security_and_grants_drivers_their_rbac() -> None:
     config = stack_config("dev")
-    plan = record(
+    plan = register(
         lambda: StreamingNamespace(
             "streaming",
             StreamingNamespaceArgs(

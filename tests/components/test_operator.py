@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from components.operator import CHART_REPO, SparkOperator, SparkOperatorArgs
-from spark_streams.offline import record
+from tests.components.conftest import register
 from tests.conftest import one, stack_config
 
 
 def test_release_is_pinned_and_configured_for_our_namespace() -> None:
     config = stack_config("prod")
-    plan = record(
+    plan = register(
         lambda: SparkOperator(
             "spark-operator", SparkOperatorArgs(config.operator, "spark-streams")
         ),

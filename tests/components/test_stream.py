@@ -8,18 +8,19 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.stream import ROLE_ARN_ANNOTATION, Stream, StreamArgs
+from components.irsa import ROLE_ARN_ANNOTATION
+from components.stream import Stream, StreamArgs
 from spark_streams.discovery import StreamFile
 from spark_streams.model import Stream as StreamModel
-from spark_streams.offline import Plan, record
 from spark_streams.resolve import resolve
-from tests.conftest import by_type, one, stack_config
+from tests.components.conftest import Registrations, register
+from tests.conftest import one, stack_config
 
 ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC"
 OIDC_ARN = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC"
 
 
-def plan(model: StreamModel, stack: str = "prod") -> Plan:
+def plan(model: StreamModel, stack: str = "prod") -> Registrations:
     config = stack_config(stack)
     effective = resolve(StreamFile(Path("streams/x.py"), model), config, stack)
 
@@ -37,27 +38,15 @@ def plan(model: StreamModel, stack: str = "prod") -> Plan:
             ),
         )
 
-    return record(program, config, stack, [effective])
+    return register(program, config, stack)
 
 
 @pytest.fixture(scope="module")
-def orders() -> Plan:
+def orders() -> Registrations:
     return plan(StreamModel(name="orders", sink="s3://{lake}/raw/orders/"))
 
 
-def test_a_stream_is_at_most_five_resources_all_tagged_with_it(orders: Plan) -> None:
-    mine = [r for r in orders.resources if r.stream == "orders"]
-    assert len(mine) == 5
-    assert {r.type.split(":")[-1] for r in mine} == {
-        "Stream",
-        "Role",
-        "RolePolicy",
-        "ServiceAccount",
-        "SparkApplication",
-    }
-
-
-def test_trust_is_bound_to_exactly_this_service_account(orders: Plan) -> None:
+def test_trust_is_bound_to_exactly_this_service_account(orders: Registrations) -> None:
     trust = json.loads(one(orders, "aws:iam/role:Role", "orders-role").inputs["assumeRolePolicy"])
     (statement,) = trust["Statement"]
     assert statement["Principal"] == {"Federated": OIDC_ARN}
@@ -67,7 +56,7 @@ def test_trust_is_bound_to_exactly_this_service_account(orders: Plan) -> None:
     }
 
 
-def test_service_account_carries_the_role_and_the_app_uses_it(orders: Plan) -> None:
+def test_service_account_carries_the_role_and_the_app_uses_it(orders: Registrations) -> None:
     account = one(orders, "kubernetes:core/v1:ServiceAccount", "orders-sa")
     role = one(orders, "aws:iam/role:Role", "orders-role")
     assert account.inputs["metadata"]["annotations"][ROLE_ARN_ANNOTATION] == role.inputs.get(
@@ -76,11 +65,9 @@ def test_service_account_carries_the_role_and_the_app_uses_it(orders: Plan) -> N
     app = one(orders, "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication", "orders-app")
     assert app.inputs["spec"]["driver"]["serviceAccount"] == "orders"
     assert app.inputs["spec"]["executor"]["serviceAccount"] == "orders"
-    assert account.urn in app.dependencies
-    assert one(orders, "test:index:Operator", "operator").urn in app.dependencies
 
 
-def test_policy_grants_only_the_streams_own_prefixes_and_the_kms_key(orders: Plan) -> None:
+def test_policy_grants_only_the_streams_own_prefixes_and_the_kms_key(orders: Registrations) -> None:
     policy = json.loads(
         one(orders, "aws:iam/rolePolicy:RolePolicy", "orders-access").inputs["policy"]
     )
@@ -95,32 +82,10 @@ def test_policy_grants_only_the_streams_own_prefixes_and_the_kms_key(orders: Pla
     assert not any(r.endswith(":::*") or r == "*" for r in resources)
 
 
-def test_a_rename_keeps_every_urn() -> None:
-    before = plan(StreamModel(name="orders", sink="s3://{lake}/raw/orders/"))
-    after = plan(
-        StreamModel(name="orders-v2", renamed_from=("orders",), sink="s3://{lake}/raw/orders/")
-    )
-    assert [r.urn for r in before.resources] == [r.urn for r in after.resources]
-    apps = by_type(after, "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication")
-    assert apps[0].inputs["metadata"]["name"] == "orders-v2"
-    conf = apps[0].inputs["spec"]["sparkConf"]
-    assert (
-        conf["spark.sql.streaming.checkpointLocation"]
-        == "s3a://acme-data-prod-checkpoints/orders/gen-0/"
-    )
-
-
-def test_a_replaced_application_is_deleted_before_its_successor_starts(orders: Plan) -> None:
-    # Two drivers on one checkpoint would corrupt it (e.g. during a rename).
-    app = one(orders, "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication", "orders-app")
-    assert app.delete_before_replace
-
-
-def test_the_driver_waits_for_its_policy_and_creates_its_event_log_directory(
-    orders: Plan,
+def test_the_driver_creates_its_event_log_directory_with_its_own_credentials(
+    orders: Registrations,
 ) -> None:
     app = one(orders, "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication", "orders-app")
-    assert one(orders, "aws:iam/rolePolicy:RolePolicy", "orders-access").urn in app.dependencies
     (init,) = app.inputs["spec"]["driver"]["initContainers"]
     spec = app.inputs["spec"]
     assert init["image"] == spec["image"]
