@@ -226,3 +226,28 @@ def test_plan_runs_each_stream_file_once(
     monkeypatch.chdir(project)
     assert main(["plan", "--stack", "dev"]) == 0, capsys.readouterr().err
     assert runs.read_text() == "run\n"
+
+
+def test_one_run_reports_every_mistake_in_every_file(
+    capsys: pytest.CaptureFixture[str], write_stream: StreamWriter, streams_dir: Path
+) -> None:
+    # Five independent mistakes in five files, each of a different kind of check.
+    mistakes = {
+        "a.py": "executor=Executor(memory='4GB')",  # the model
+        "b.py": "secrets={'X': 'nope'}",  # against the stack config
+        "c.py": "restart_policy=RestartPolicy(type='OnFailure')",  # the effective settings
+        "d.py": "application_file='s3://x/job.jar'",  # the effective settings
+        "e.py": "reads=('s3://{lake}/ref/{lakes}/',)",  # a stream's own rules
+    }
+    for filename, setting in mistakes.items():
+        write_stream(
+            filename,
+            "from spark_streams.model import Executor, RestartPolicy, Stream\n"
+            f"stream = Stream(name='{filename[0]}-x', sink='s3://{{lake}}/raw/{filename[0]}/', "
+            f"{setting})\n",
+        )
+    code, _, err = run(capsys, "plan", "--stack", "dev", "--streams-dir", str(streams_dir))
+    assert code == 1
+    problems = [line for line in err.splitlines() if line.startswith("  - ")]
+    assert len(problems) == 5, err
+    assert sorted(p.split(":")[0].rsplit("/", 1)[-1] for p in problems) == sorted(mistakes)

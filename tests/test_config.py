@@ -179,3 +179,14 @@ def test_the_history_server_reads_s3_as_the_hadoop_of_the_image_it_runs() -> Non
     assert on_streams_image.history_server_image == on_streams_image.spark.image
     values["monitoring"] = {"historyServer": True, "historyServerHadoopVersion": "3.4"}
     assert parse_stack_config(values, file="f").history_server_hadoop == "3.4"
+
+
+def test_a_yaml_tag_in_the_stack_file_is_reported_by_key(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  spark-streams:operator: !!binary AAAA\n  spark-streams:when: 2024-01-01\n"
+    )
+    with pytest.raises(InvalidInputError) as error:
+        stackfile.read(tmp_path, "dev")
+    found = {p.field: p.message for p in error.value.problems}
+    assert set(found) == {"operator", "when"}
+    assert "YAML bytes" in found["operator"] and "Fix: remove the YAML tag" in found["operator"]
