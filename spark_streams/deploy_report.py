@@ -46,6 +46,7 @@ class EventLog:
     streams: set[str] = field(default_factory=set)  # identities of the Stream components seen
     errors: list[str] = field(default_factory=list)  # errors about no resource (program, backend)
     finished: bool = False  # Pulumi wrote its summary: the log is whole
+    events: int = 0
     unreadable: int = 0
 
 
@@ -62,6 +63,7 @@ def read_events(lines: Iterable[str]) -> EventLog:
         if not isinstance(event, dict):
             log.unreadable += 1
             continue
+        log.events += 1
         _read_event(log, event)
     return log
 
@@ -179,7 +181,7 @@ class Report:
     stack: str
     drift: bool  # the log is a drift check's preview, not a deploy
     exit_code: int | None
-    log: EventLog | None  # None: there was no event log to read
+    log: EventLog | None  # None: no event log, or an empty one (the job may create the file)
 
     def _rows(self, details: dict[str, list[str]], empty: str) -> list[Row]:
         parents = self.log.parents if self.log else {}
@@ -307,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with args.events.open(encoding="utf-8", errors="replace") as events:
             log: EventLog | None = read_events(events)
     except OSError:
+        log = None
+    if log and not log.events and not log.unreadable:
         log = None
     report = Report(args.stack, args.drift, args.exit_code, log)
     sys.stdout.write(report.text())

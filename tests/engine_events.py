@@ -86,6 +86,26 @@ def applied_stream(identity: str, op: str = "same") -> list[dict[str, Any]]:
     return [*events, outputs(parent)]
 
 
+ORDERS_ROLE = child_urn("orders-ingest", "aws:iam/role:Role", "role")
+DENIED = "AccessDenied: not authorized to perform iam:CreateRole on orders-ingest-role"
+
+
+def one_stream_fails() -> list[dict[str, Any]]:
+    """orders-ingest's role is refused; clicks and payments, independent of it, are applied."""
+    parent = stream_urn("orders-ingest")
+    return [
+        *applied_stream("clicks", op="update"),
+        pre(parent),
+        pre(ORDERS_ROLE, "create", parent),
+        error(f"<{{%reset%}}>creating IAM Role: {DENIED}<{{%reset%}}>\n", ORDERS_ROLE),
+        failed(ORDERS_ROLE, "create", parent),
+        outputs(parent),
+        *applied_stream("payments", op="update"),
+        error("update failed"),
+        summary(update=4, same=6),
+    ]
+
+
 def lines(events: Iterable[dict[str, Any]]) -> str:
     """As Pulumi writes them: numbered, time-stamped, one a line."""
     return "".join(

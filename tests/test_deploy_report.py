@@ -12,12 +12,14 @@ from spark_streams.deploy_report import Report, main, read_events, stream_of
 from spark_streams.model import Stream as StreamModel
 from tests.components.test_stream import plan as stream_plan
 from tests.engine_events import (
+    DENIED,
+    ORDERS_ROLE,
     applied_stream,
     child_urn,
     error,
     failed,
     lines,
-    outputs,
+    one_stream_fails,
     pre,
     shared_urn,
     stream_urn,
@@ -27,23 +29,6 @@ from tests.engine_events import (
 OPERATOR = shared_urn(
     "kubernetes:helm.sh/v3:Release", "spark-operator", f"{PACKAGE}:kubernetes:SparkOperator"
 )
-ORDERS_ROLE = child_urn("orders-ingest", "aws:iam/role:Role", "role")
-DENIED = "AccessDenied: not authorized to perform iam:CreateRole on orders-ingest-role"
-
-
-def one_stream_fails() -> list[dict[str, object]]:
-    parent = stream_urn("orders-ingest")
-    return [
-        *applied_stream("clicks", op="update"),
-        pre(parent),
-        pre(ORDERS_ROLE, "create", parent),
-        error(f"<{{%reset%}}>creating IAM Role: {DENIED}<{{%reset%}}>\n", ORDERS_ROLE),
-        failed(ORDERS_ROLE, "create", parent),
-        outputs(parent),
-        *applied_stream("payments", op="update"),
-        error("update failed"),
-        summary(update=4, same=6),
-    ]
 
 
 def report_of(events: list[dict[str, object]], exit_code: int | None = 255) -> Report:
@@ -198,14 +183,15 @@ def test_a_log_of_invalid_utf8_is_read_not_raised(
     assert "1 unreadable line(s) in the event log, skipped." in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("content", [None, ""])
 def test_no_event_log_at_all_is_reported(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    content: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # pulumi failed before it began (login, credentials): there is no log to read.
-    assert (
-        main(["--events", str(tmp_path / "missing.jsonl"), "--stack", "dev", "--exit-code", "255"])
-        == 0
-    )
+    # pulumi failed before it began (login, credentials): no log, or the empty file the job made.
+    events = tmp_path / "events.jsonl"
+    if content is not None:
+        events.write_text(content)
+    assert main(["--events", str(events), "--stack", "dev", "--exit-code", "255"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Deploy of `dev`: no event log to read (pulumi exited 255).")
     assert "pulumi stopped before it started" in out
