@@ -42,6 +42,9 @@ class EventLog:
 
     failed: dict[str, list[str]] = field(default_factory=dict)  # URN -> error messages
     changes: dict[str, list[str]] = field(default_factory=dict)  # URN -> planned steps
+    # URN -> what a refresh found changed outside Pulumi. Not drift by itself: an output that
+    # moves on its own (a SparkApplication's status) changes nothing the next deploy would do.
+    refreshed: dict[str, str] = field(default_factory=dict)
     parents: dict[str, str] = field(default_factory=dict)
     streams: set[str] = field(default_factory=set)  # identities of the Stream components seen
     errors: list[str] = field(default_factory=list)  # errors about no resource (program, backend)
@@ -82,9 +85,13 @@ def _read_event(log: EventLog, event: dict[str, Any]) -> None:
         op = _str(step.get("op"))
         if kind == "resOpFailedEvent":
             log.failed.setdefault(urn, [])
-        elif kind == "resourcePreEvent" and _is_change(op, step):
+        elif kind == "resourcePreEvent" and op == "refresh":
+            if keys := _changed_keys(step):
+                log.refreshed[urn] = f"changed outside Pulumi: {keys}"
+        elif kind == "resourcePreEvent" and op not in UNCHANGED_OPS:
             steps = log.changes.setdefault(urn, [])
-            if (text := _describe_change(op, step)) not in steps:
+            text = f"{op}: {keys}" if (keys := _changed_keys(step)) else op
+            if text not in steps:
                 steps.append(text)
     diagnostic = _dict(event.get("diagnosticEvent"))
     if diagnostic.get("severity") == "error":
@@ -97,19 +104,13 @@ def _read_event(log: EventLog, event: dict[str, Any]) -> None:
         log.finished = True
 
 
-def _is_change(op: str, step: dict[str, Any]) -> bool:
-    # A refresh that finds differences is drift itself: the cloud no longer matches the state.
-    return op not in UNCHANGED_OPS or (op == "refresh" and bool(step.get("diffs")))
-
-
-def _describe_change(op: str, step: dict[str, Any]) -> str:
-    what = "changed outside Pulumi" if op == "refresh" else op
+def _changed_keys(step: dict[str, Any]) -> str:
+    """The names of the properties a step changes (``diffs``, else ``detailedDiff``)."""
     diffs = step.get("diffs")
-    keys = [key for key in diffs if isinstance(key, str)] if isinstance(diffs, list) else []
-    if not keys:
-        return what
-    shown = ", ".join(keys[:DIFF_KEYS_SHOWN]) + (", …" if len(keys) > DIFF_KEYS_SHOWN else "")
-    return f"{what}: {shown}"
+    keys = [k for k in diffs if isinstance(k, str)] if isinstance(diffs, list) else []
+    keys = keys or list(_dict(step.get("detailedDiff")))
+    more = ", …" if len(keys) > DIFF_KEYS_SHOWN else ""
+    return ", ".join(keys[:DIFF_KEYS_SHOWN]) + more
 
 
 def _add_error(log: EventLog, urn: str, message: str) -> None:
@@ -194,7 +195,13 @@ class Report:
 
     @property
     def changes(self) -> list[Row]:
-        return self._rows(self.log.changes, "") if self.log and self.drift else []
+        if not (self.log and self.drift):
+            return []
+        refreshed = self.log.refreshed
+        steps = {
+            u: [refreshed[u], *d] if u in refreshed else d for u, d in self.log.changes.items()
+        }
+        return self._rows(steps, "")
 
     @property
     def failed_streams(self) -> list[str]:
@@ -214,12 +221,14 @@ class Report:
             return f"{what}: failed on {len(failures)} resource(s), drift unknown."
         if failures:
             failed, shared = self.failed_streams, [r for r in failures if r.stream is None]
-            return (
-                f"{what}: {len(failed)} stream(s) did not reach their state"
-                + (f" ({', '.join(failed)})" if failed else "")
-                + (f"; {len(shared)} shared resource(s) failed" if shared else "")
-                + "."
-            )
+            parts: list[str] = []
+            if failed:
+                parts.append(
+                    f"{len(failed)} stream(s) did not reach their state ({', '.join(failed)})"
+                )
+            if shared:
+                parts.append(f"{len(shared)} shared resource(s) failed")
+            return f"{what}: {'; '.join(parts)}."
         if self.log is None:
             exited = f" (pulumi exited {self.exit_code})" if self.exit_code is not None else ""
             return f"{what}: no event log to read{exited}."

@@ -26,7 +26,9 @@ def shared_urn(type_: str, name: str, parent_type: str = "") -> str:
     return f"urn:pulumi:prod::spark-streams::{chain}::{name}"
 
 
-def _metadata(urn: str, op: str, parent: str, diffs: list[str] | None) -> dict[str, Any]:
+def _metadata(
+    urn: str, op: str, parent: str, diffs: list[str] | None, detailed: dict[str, Any] | None = None
+) -> dict[str, Any]:
     type_ = urn.split("::")[2].split("$")[-1]
     state = {"type": type_, "urn": urn, "parent": parent, "id": ""}
     return {
@@ -36,13 +38,13 @@ def _metadata(urn: str, op: str, parent: str, diffs: list[str] | None) -> dict[s
         "old": None,
         "new": state,
         "diffs": diffs,
-        "detailedDiff": None,
+        "detailedDiff": detailed,
         "provider": "",
     }
 
 
 def pre(urn: str, op: str = "same", parent: str = STACK_URN, **kw: Any) -> dict[str, Any]:
-    meta = _metadata(urn, op, parent, kw.get("diffs"))
+    meta = _metadata(urn, op, parent, kw.get("diffs"), kw.get("detailed"))
     return {"resourcePreEvent": {"metadata": meta, "planning": kw.get("planning", False)}}
 
 

@@ -89,9 +89,7 @@ def test_a_shared_failure_is_reported_as_shared_with_what_it_holds_back() -> Non
     report = report_of(events)
     assert report.failed_streams == []
     text = report.text()
-    assert text.startswith(
-        "Deploy of `prod`: 0 stream(s) did not reach their state; 1 shared resource(s) failed."
-    )
+    assert text.startswith("Deploy of `prod`: 1 shared resource(s) failed.")
     assert "failed shared: kubernetes:helm.sh/v3:Release spark-operator: Helm release" in text
     assert "streams not listed may be unchanged too" in text
     assert "| (shared) | `kubernetes:helm.sh/v3:Release spark-operator` |" in report.markdown()
@@ -235,7 +233,8 @@ def drift_events() -> list[dict[str, object]]:
         pre(app, "refresh", parent, diffs=["spec"], planning=True),
         pre(app, "update", parent, diffs=["spec"], planning=True),
         pre(bucket, "refresh", diffs=[], planning=True),
-        pre(bucket, "update", diffs=["tags", "tagsAll"], planning=True),
+        # no `diffs`: the property names come from the detailed diff
+        pre(bucket, "update", detailed={"tags": {"diffKind": "update"}}, planning=True),
         *applied_stream("clicks"),
         error("error: no changes were expected but changes were proposed"),
         summary(update=2, same=6),
@@ -257,7 +256,7 @@ def test_a_drift_check_lists_what_drifted_with_property_names_only(
         "drift  orders-ingest: kubernetes:apiextensions.k8s.io:CustomResource orders-ingest-app: changed outside Pulumi: spec; update: spec"
         in out
     )
-    assert "drift  (shared): aws:s3/bucketV2:BucketV2 data-lake: update: tags, tagsAll" in out
+    assert "drift  (shared): aws:s3/bucketV2:BucketV2 data-lake: update: tags" in out
     assert "clicks" not in out
     assert output.read_text() == "drift=true\n"
     assert "| stream | resource | change |" in summary_file.read_text()
@@ -289,4 +288,19 @@ def test_a_drift_check_that_fails_for_another_reason_is_not_drift(
     assert capsys.readouterr().out.startswith(
         "Drift check of `prod`: failed on 1 resource(s), drift unknown."
     )
+    assert output.read_text() == "drift=false\n"
+
+
+def test_a_refresh_that_only_sees_outputs_move_is_not_drift(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The operator writes the SparkApplication's status all day: the refresh sees it, the
+    # program does not set it, so the preview proposes nothing and pulumi exits 0.
+    app = child_urn("orders-ingest", "kubernetes:apiextensions.k8s.io:CustomResource", "app")
+    events = tmp_path / "events.jsonl"
+    events.write_text(lines([pre(app, "refresh", diffs=["status"], planning=True), summary()]))
+    output = tmp_path / "github-output"
+    args = ["--events", str(events), "--stack", "prod", "--drift", "--exit-code", "0"]
+    assert main([*args, "--github-output", str(output)]) == 0
+    assert capsys.readouterr().out == "Drift check of `prod`: no drift.\n"
     assert output.read_text() == "drift=false\n"
