@@ -48,7 +48,10 @@ class EventLog:
     parents: dict[str, str] = field(default_factory=dict)
     streams: set[str] = field(default_factory=set)  # identities of the Stream components seen
     errors: list[str] = field(default_factory=list)  # errors about no resource (program, backend)
-    finished: bool = False  # Pulumi wrote its summary: the log is whole
+    # Pulumi wrote the summary of its preview / of its update. `pulumi up` without
+    # --skip-preview logs both, and only the update's means that the deploy's log is whole.
+    previewed: bool = False
+    updated: bool = False
     events: int = 0
     unreadable: int = 0
 
@@ -101,7 +104,10 @@ def _read_event(log: EventLog, event: dict[str, Any]) -> None:
         message = f"policy {_str(policy.get('policyName'))}: {_str(policy.get('message'))}"
         _add_error(log, _str(policy.get("resourceUrn")), message)
     if "summaryEvent" in event:
-        log.finished = True
+        is_preview = _dict(event["summaryEvent"]).get("isPreview")
+        # An older Pulumi writes no isPreview: its summary counts as either.
+        log.previewed |= is_preview is not False
+        log.updated |= is_preview is not True
 
 
 def _changed_keys(step: dict[str, Any]) -> str:
@@ -254,7 +260,7 @@ class Report:
                 "wait for the operator, namespace and buckets, so streams not listed may be "
                 "unchanged too."
             )
-        if not self.log.finished:
+        if not (self.log.previewed if self.drift else self.log.updated):
             notes.append(
                 "The event log ends before Pulumi's summary"
                 + (f" ({self.log.unreadable} unreadable line(s))" if self.log.unreadable else "")

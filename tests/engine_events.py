@@ -64,15 +64,16 @@ def error(message: str, urn: str = "") -> dict[str, Any]:
     return {"diagnosticEvent": event}
 
 
-def summary(**changes: int) -> dict[str, Any]:
-    return {
-        "summaryEvent": {
-            "maybeCorrupt": False,
-            "durationSeconds": 42,
-            "resourceChanges": changes,
-            "PolicyPacks": {},
-        }
+def summary(is_preview: bool | None = None, **changes: int) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "maybeCorrupt": False,
+        "durationSeconds": 42,
+        "resourceChanges": changes,
+        "PolicyPacks": {},
     }
+    if is_preview is not None:
+        event["isPreview"] = is_preview
+    return {"summaryEvent": event}
 
 
 def applied_stream(identity: str, op: str = "same") -> list[dict[str, Any]]:

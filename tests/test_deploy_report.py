@@ -304,3 +304,13 @@ def test_a_refresh_that_only_sees_outputs_move_is_not_drift(
     assert main([*args, "--github-output", str(output)]) == 0
     assert capsys.readouterr().out == "Drift check of `prod`: no drift.\n"
     assert output.read_text() == "drift=false\n"
+
+
+def test_a_deploy_cut_off_after_its_preview_is_not_taken_as_whole() -> None:
+    # `pulumi up` logs its preview's summary first; only the update's says the log is whole.
+    preview = [*applied_stream("clicks", "update"), summary(is_preview=True, update=1)]
+    role = child_urn("clicks", "aws:iam/role:Role", "role")
+    cut_off = report_of([*preview, pre(role, "update", stream_urn("clicks"))], exit_code=255)
+    assert "The event log ends before Pulumi's summary" in cut_off.text()
+    whole = report_of([*preview, summary(is_preview=False, update=1)], exit_code=0)
+    assert "ends before" not in whole.text()
