@@ -16,7 +16,6 @@ import yaml
 
 from tests import engine_events as ee
 from tests.conftest import PROJECT
-from tests.engine_events import applied_stream, child_urn, stream_urn
 
 GITLAB = PROJECT / ".gitlab-ci.yml"
 GITHUB = PROJECT / ".github" / "workflows" / "spark-streams.yml"
@@ -401,7 +400,7 @@ def test_a_deploy_that_never_started_fails_with_pulumis_status_and_says_so(
 def test_a_clean_deploy_passes_and_says_every_stream_reached_its_state(
     name: str, tmp_path: Path
 ) -> None:
-    events = ee.lines([*applied_stream("clicks", "update"), ee.summary(update=2)])
+    events = ee.lines([*ee.applied_stream("clicks", "update"), ee.summary(update=2)])
     result = Job(tmp_path, events=events).run(DEPLOY_SCRIPTS[name]())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every stream reached its state (1 stream(s) in the update)" in result.stdout
@@ -419,8 +418,8 @@ def test_a_report_that_cannot_be_written_fails_a_successful_deploy(tmp_path: Pat
 
 
 def drifted() -> str:
-    app = child_urn("orders-ingest", "kubernetes:apiextensions.k8s.io:CustomResource", "app")
-    parent = stream_urn("orders-ingest")
+    app = ee.child_urn("orders-ingest", "kubernetes:apiextensions.k8s.io:CustomResource", "app")
+    parent = ee.stream_urn("orders-ingest")
     return ee.lines(
         [
             ee.pre(app, "refresh", parent, diffs=["spec"], planning=True),
@@ -455,7 +454,7 @@ def test_drift_fails_the_check_with_the_report_as_artifact(name: str, tmp_path: 
 
 @pytest.mark.parametrize("name", DRIFT_SCRIPTS)
 def test_no_drift_passes_the_check(name: str, tmp_path: Path) -> None:
-    job = Job(tmp_path, events=ee.lines([*applied_stream("clicks"), ee.summary(same=3)]))
+    job = Job(tmp_path, events=ee.lines([*ee.applied_stream("clicks"), ee.summary(same=3)]))
     result = job.run(DRIFT_SCRIPTS[name]())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Drift check of `dev`: no drift." in result.stdout
