@@ -174,6 +174,7 @@ def _off_heap_mib(conf: Mapping[str, str]) -> int:
     enabled = conf.get(key, "false").strip().lower()
     if enabled not in ("true", "false"):
         raise _refused(key, conf[key], "true or false")
+    # Spark reads the size either way, so a malformed one fails even with off-heap disabled.
     size = _mib(conf, "spark.memory.offHeap.size", default_unit="b")
     if enabled == "false":
         return 0
@@ -283,7 +284,8 @@ class Rate(BaseModel):
     gib_hour: Price
 
 
-# Defaults, USD, eu-west-1 (the stacks' region), read 2026-11-26 from stored public material.
+# Defaults, USD, eu-west-1 (the stacks' region), as found on 2026-11-26 in stored copies of
+# public material (the copies' own dates are unknown).
 #
 # On-demand: m6i.large (2 vCPU, 8 GiB, Linux) at $0.107 an hour, the same as m5.large. AWS's own
 # price page was not in the material available here; the figure comes from third-party price
