@@ -1,0 +1,411 @@
+"""What each stream asks of the cluster, and what that costs a month (issue #16).
+
+The figure is *requests*, not usage: the CPU and memory the driver and executor containers
+request, which the scheduler sets aside whether or not the job uses them. It leaves out
+bin-packing waste (the part of a node no pod requested), DaemonSets, EBS, S3, the EKS control
+plane and data transfer, so the bill is higher. Executors are counted at
+``spark.executor.instances``: dynamic allocation is not modelled.
+
+Container sizes are Spark's own arithmetic on the conf the spark-operator submits: the stream's
+``spark_conf`` with the SparkApplication's driver, executor and node selector fields laid on top
+(the operator's spark-submit passes those after ``sparkConf``, and the last ``--conf`` wins).
+Pure Python, like :mod:`spark_streams.resolve`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, PlainValidator, model_validator
+
+from spark_streams.model import STRICT, Driver
+from spark_streams.resolve import EffectiveStream
+
+HOURS_PER_MONTH = 730  # AWS's own month in its price pages: 8760 hours / 12
+MIB_PER_GIB = 1024
+
+# --- Spark's memory rules --------------------------------------------------------------------
+# Sources, Apache Spark: resource-managers/kubernetes/core/.../deploy/k8s/features/
+# BasicDriverFeatureStep.scala and BasicExecutorFeatureStep.scala, deploy/k8s/Config.scala and
+# Constants.scala, core/.../internal/config/package.scala, core/.../resource/ResourceProfile.scala
+# (read at 3.3-3.5 and 4.x; the rules below changed only where a version is named).
+#
+# - Container memory = memory + overhead, in integer MiB. Executors add off-heap memory and,
+#   for Python apps, spark.executor.pyspark.memory (ResourceProfile.getResourcesForClusterManager);
+#   the driver adds neither.
+# - Overhead = spark.<role>.memoryOverhead when set; otherwise max(int(factor x memory), floor),
+#   the product truncated to whole MiB.
+# - Factor = spark.<role>.memoryOverheadFactor when set (3.3+); otherwise the "default factor":
+#   spark.kubernetes.memoryOverheadFactor when set, else 0.4 for Python and R apps
+#   (NON_JVM_MEMORY_OVERHEAD_FACTOR) and 0.1 for JVM ones. The driver hands its default factor to
+#   the executors in spark.kubernetes.memoryOverheadFactor, so a Python app's executors get 0.4
+#   even when only spark.driver.memoryOverheadFactor is set.
+# - Floor = 384 MiB (ResourceProfile.MEMORY_OVERHEAD_MIN_MIB) up to 3.5; from 4.0
+#   spark.<role>.minMemoryOverhead, default 384m, which an explicit memoryOverhead ignores.
+_OLDEST_KNOWN = (3, 3)  # per-role factors arrive (package.scala: version 3.3.0)
+_MIN_OVERHEAD_CONF = (4, 0)
+_FLOOR_MIB = 384
+_JVM_FACTOR = 0.1
+_NON_JVM_FACTOR = 0.4
+_K8S_FACTOR = "spark.kubernetes.memoryOverheadFactor"
+
+# JavaUtils.byteStringAs: a whole number and an optional binary unit; without one, the conf's own.
+_BYTES = re.compile(r"^([0-9]+)([a-z]+)?$")
+_UNIT_BYTES = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+_UNIT_BYTES.update({f"{unit}b": size for unit, size in _UNIT_BYTES.items() if unit != "b"})
+_MIB = 1 << 20
+_CPU_QUANTITY = re.compile(r"^(?:([0-9]+)m|([0-9]+(?:\.[0-9]+)?))$")
+_VERSION = re.compile(r"^(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True)
+class RoleCapacity:
+    """What one role requests: ``pods`` containers of one size."""
+
+    pods: int
+    cpu_per_pod: float  # cores
+    memory_mib_per_pod: int
+
+    @property
+    def cpu(self) -> float:
+        return self.pods * self.cpu_per_pod
+
+    @property
+    def memory_mib(self) -> int:
+        return self.pods * self.memory_mib_per_pod
+
+
+_NOTHING = RoleCapacity(pods=0, cpu_per_pod=0.0, memory_mib_per_pod=0)
+
+
+@dataclass(frozen=True)
+class StreamCapacity:
+    """The requests of one stream: its driver and all of its executors."""
+
+    driver: RoleCapacity
+    executor: RoleCapacity
+
+    @property
+    def cpu(self) -> float:
+        return self.driver.cpu + self.executor.cpu
+
+    @property
+    def memory_mib(self) -> int:
+        return self.driver.memory_mib + self.executor.memory_mib
+
+
+def capacity(stream: EffectiveStream) -> StreamCapacity:
+    """CPU cores and MiB the stream's pods request; nothing when it is suspended.
+
+    :class:`ValueError` names a ``spark_conf`` value Spark would refuse, or a Spark version
+    older than the rules known here.
+    """
+    if stream.suspend:
+        return StreamCapacity(driver=_NOTHING, executor=_NOTHING)
+    version = _version(stream.spark_version)
+    conf = _submitted_conf(stream)
+    default_factor = _factor(conf, _K8S_FACTOR)
+    if default_factor is None:
+        default_factor = _NON_JVM_FACTOR if stream.type in ("Python", "R") else _JVM_FACTOR
+    driver = _memory_with_overhead(conf, "driver", default_factor, version)
+    executor = _memory_with_overhead(conf, "executor", default_factor, version)
+    executor += _off_heap_mib(conf)
+    if stream.type == "Python":
+        executor += _mib(conf, "spark.executor.pyspark.memory") or 0
+    return StreamCapacity(
+        driver=RoleCapacity(1, _cores(conf, "driver"), driver),
+        executor=RoleCapacity(stream.executor.instances, _cores(conf, "executor"), executor),
+    )
+
+
+def node_selectors(stream: EffectiveStream) -> tuple[dict[str, str], dict[str, str]]:
+    """The node selectors of the driver and of the executors.
+
+    Spark gives each pod ``spark.kubernetes.node.selector.*`` and then its role's
+    ``spark.kubernetes.<role>.node.selector.*`` over it (Basic*FeatureStep.configurePod).
+    """
+    conf = _submitted_conf(stream)
+    shared = _prefixed(conf, "spark.kubernetes.node.selector.")
+    return (
+        {**shared, **_prefixed(conf, "spark.kubernetes.driver.node.selector.")},
+        {**shared, **_prefixed(conf, "spark.kubernetes.executor.node.selector.")},
+    )
+
+
+def _submitted_conf(stream: EffectiveStream) -> dict[str, str]:
+    """The Spark conf the operator submits, as far as pod sizes and placement go."""
+    conf = dict(stream.spark_conf)
+    conf.update({f"spark.kubernetes.node.selector.{k}": v for k, v in stream.node_selector.items()})
+    roles: tuple[tuple[str, Driver], ...] = (
+        ("driver", stream.driver),
+        ("executor", stream.executor),
+    )
+    for role, resources in roles:
+        conf[f"spark.{role}.cores"] = str(resources.cores)
+        conf[f"spark.{role}.memory"] = resources.memory
+        if resources.core_request is not None:
+            conf[f"spark.kubernetes.{role}.request.cores"] = resources.core_request
+        if resources.memory_overhead is not None:
+            conf[f"spark.{role}.memoryOverhead"] = resources.memory_overhead
+    return conf
+
+
+def _memory_with_overhead(
+    conf: Mapping[str, str], role: str, default_factor: float, version: tuple[int, int]
+) -> int:
+    memory = _size(f"spark.{role}.memory", conf[f"spark.{role}.memory"])
+    overhead = _mib(conf, f"spark.{role}.memoryOverhead")
+    if overhead is None:
+        factor = _factor(conf, f"spark.{role}.memoryOverheadFactor")
+        floor = _mib(conf, f"spark.{role}.minMemoryOverhead")
+        if floor is None or version < _MIN_OVERHEAD_CONF:
+            floor = _FLOOR_MIB
+        overhead = max(int((default_factor if factor is None else factor) * memory), floor)
+    return memory + overhead
+
+
+def _off_heap_mib(conf: Mapping[str, str]) -> int:
+    """spark.memory.offHeap.size (bytes unless a unit is given) when off-heap is enabled."""
+    key = "spark.memory.offHeap.enabled"
+    enabled = conf.get(key, "false").strip().lower()
+    if enabled not in ("true", "false"):
+        raise _refused(key, conf[key], "true or false")
+    # Spark reads the size either way, so a malformed one fails even with off-heap disabled.
+    size = _mib(conf, "spark.memory.offHeap.size", default_unit="b")
+    if enabled == "false":
+        return 0
+    if not size:
+        # Utils.checkOffHeapEnabled: Spark will not start with off-heap enabled and no size.
+        raise ValueError(
+            f"spark_conf {key}=true without spark.memory.offHeap.size: Spark refuses it. "
+            "Fix: set spark.memory.offHeap.size, e.g. '1g'"
+        )
+    return size
+
+
+def _cores(conf: Mapping[str, str], role: str) -> float:
+    """The container's CPU request: the Kubernetes quantity when set, else the whole cores."""
+    quantity = conf.get(f"spark.kubernetes.{role}.request.cores")
+    if quantity is None:
+        return float(conf[f"spark.{role}.cores"])
+    match = _CPU_QUANTITY.match(quantity.strip())
+    if match is None:
+        raise _refused(f"spark.kubernetes.{role}.request.cores", quantity, "e.g. '500m' or '1.5'")
+    millis, cores = match.groups()
+    return int(millis) / 1000 if millis is not None else float(cores)
+
+
+def _mib(conf: Mapping[str, str], key: str, *, default_unit: str = "m") -> int | None:
+    """A Spark size from the conf in whole MiB; ``None`` when not set."""
+    value = conf.get(key)
+    return None if value is None else _size(key, value, default_unit)
+
+
+def _size(key: str, value: str, default_unit: str = "m") -> int:
+    """A Spark size in whole MiB, rounded down as Spark rounds it."""
+    match = _BYTES.match(value.strip().lower())
+    unit = (match.group(2) or default_unit) if match else ""
+    if match is None or unit not in _UNIT_BYTES:
+        raise _refused(key, value, "a whole number and a unit, e.g. '512m' or '2g'")
+    return int(match.group(1)) * _UNIT_BYTES[unit] // _MIB
+
+
+def _factor(conf: Mapping[str, str], key: str) -> float | None:
+    """An overhead factor, checked as Spark checks it; ``None`` when not set."""
+    value = conf.get(key)
+    if value is None:
+        return None
+    try:
+        factor = float(value)
+    except ValueError:
+        factor = math.nan
+    # Config.scala takes the Kubernetes-wide factor in [0, 1); package.scala a role's above 0.
+    kubernetes_wide = key == _K8S_FACTOR
+    if not (0 <= factor < 1 if kubernetes_wide else 0 < factor < math.inf):
+        raise _refused(
+            key, value, "a number from 0 to below 1" if kubernetes_wide else "a number above 0"
+        )
+    return factor
+
+
+def _prefixed(conf: Mapping[str, str], prefix: str) -> dict[str, str]:
+    return {k[len(prefix) :]: v for k, v in conf.items() if k.startswith(prefix)}
+
+
+def _version(spark_version: str) -> tuple[int, int]:
+    match = _VERSION.match(spark_version)
+    version = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    if version < _OLDEST_KNOWN:
+        raise ValueError(
+            f"Spark {spark_version!r}: pod sizes are known here from Spark 3.3 on. "
+            "Fix: run Spark 3.3 or newer"
+        )
+    return version
+
+
+def _refused(key: str, value: str, wanted: str) -> ValueError:
+    return ValueError(f"spark_conf {key}={value!r}: Spark refuses it. Fix: write {wanted}")
+
+
+# --- Prices ----------------------------------------------------------------------------------
+
+CapacityType = Literal["on-demand", "spot"]
+
+# The node labels a selector pins capacity with: Karpenter's, then EKS managed node groups'.
+# Other values (Karpenter's "reserved", EKS's "CAPACITY_BLOCK") are left to the default.
+_CAPACITY_LABELS: dict[str, dict[str, CapacityType]] = {
+    "karpenter.sh/capacity-type": {"on-demand": "on-demand", "spot": "spot"},
+    "eks.amazonaws.com/capacityType": {"ON_DEMAND": "on-demand", "SPOT": "spot"},
+}
+
+
+def capacity_type(selector: Mapping[str, str], default: CapacityType) -> CapacityType:
+    """The capacity type a pod with this node selector lands on; ``default`` if it does not say."""
+    for label, values in _CAPACITY_LABELS.items():
+        found = values.get(selector.get(label, ""))
+        if found is not None:
+            return found
+    return default
+
+
+Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class Rate(BaseModel):
+    """The price of one vCPU and of one GiB of memory for an hour."""
+
+    model_config = STRICT
+
+    vcpu_hour: Price
+    gib_hour: Price
+
+
+# Defaults, USD, eu-west-1 (the stacks' region), as found on 2026-11-26 in stored copies of
+# public material (the copies' own dates are unknown).
+#
+# On-demand: m6i.large (2 vCPU, 8 GiB, Linux) at $0.107 an hour, the same as m5.large. AWS's own
+# price page was not in the material available here; the figure comes from third-party price
+# tables kept in public repositories. Check it against https://aws.amazon.com/ec2/pricing/
+# on-demand/ before relying on it.
+#
+# The node price is split into CPU and memory the way OpenCost, Kubecost's open-source cost
+# model, does when a provider prices only the whole node (pkg/costmodel/costmodel.go, GetNodeCost;
+# docs.kubecost.com/architecture/node-pricing): the shares keep the ratio of its default
+# per-vCPU-hour and per-GiB-hour prices (configs/default.json and configs/aws.json: CPU 0.031611,
+# RAM 0.004237, about 7.46:1) and add up to the node price.
+_KUBECOST_CPU_TO_RAM = 0.031611 / 0.004237
+_NODE_HOURLY, _NODE_VCPUS, _NODE_GIB = 0.107, 2, 8
+_GIB_HOUR = _NODE_HOURLY / (_NODE_VCPUS * _KUBECOST_CPU_TO_RAM + _NODE_GIB)
+ON_DEMAND_DEFAULT = Rate(vcpu_hour=_GIB_HOUR * _KUBECOST_CPU_TO_RAM, gib_hour=_GIB_HOUR)
+# Spot: no eu-west-1 spot price or Spot Instance Advisor page was available. AWS advertises
+# "up to 90%" off; published comparisons put the usual saving at 60-90% (cloud-bench.com) or
+# 50-70% (dev.to, "AWS Spot Instances: Maximize Savings"). 60%, the low end, keeps the estimate
+# on the high side.
+SPOT_DISCOUNT = 0.60
+SPOT_DEFAULT = Rate(
+    vcpu_hour=ON_DEMAND_DEFAULT.vcpu_hour * (1 - SPOT_DISCOUNT),
+    gib_hour=ON_DEMAND_DEFAULT.gib_hour * (1 - SPOT_DISCOUNT),
+)
+
+
+@dataclass(frozen=True)
+class Percent:
+    """Warn when a change raises the monthly cost by more than this share of what it was."""
+
+    value: float
+
+    def exceeded(self, before: float, after: float) -> bool:
+        return after - before > before * self.value / 100
+
+
+@dataclass(frozen=True)
+class MonthlyAmount:
+    """Warn when a change raises the monthly cost by more than this amount."""
+
+    value: float
+
+    def exceeded(self, before: float, after: float) -> bool:
+        return after - before > self.value
+
+
+_PERCENT = re.compile(r"^([0-9]+(?:\.[0-9]+)?)%$")
+_AMOUNT = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+
+
+def _warn_above(value: object) -> Percent | MonthlyAmount:
+    if isinstance(value, Percent | MonthlyAmount):
+        return value
+    # bool is an int to Python, but `warnAbove: true` is a mistake, not an amount of 1.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if math.isfinite(value) and value >= 0:
+            return MonthlyAmount(float(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        percent = _PERCENT.match(text)
+        if percent:
+            return Percent(float(percent.group(1)))
+        if _AMOUNT.match(text):
+            return MonthlyAmount(float(text))
+    raise ValueError(
+        f"{value!r} is neither a percentage nor an amount per month; write e.g. '20%' or 500"
+    )
+
+
+WarnAbove = Annotated[Percent | MonthlyAmount, PlainValidator(_warn_above)]
+
+
+class PricingConfig(BaseModel):
+    """Prices per capacity type, and when a change's cost deserves a warning."""
+
+    model_config = STRICT
+
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    on_demand: Rate = ON_DEMAND_DEFAULT
+    spot: Rate = SPOT_DEFAULT
+    default_capacity_type: CapacityType = Field(
+        default="on-demand", description="For roles whose node selector does not say"
+    )
+    warn_above: WarnAbove | None = Field(
+        default=None, description="A rise in monthly cost: '20%' of it, or an amount like 500"
+    )
+
+    @model_validator(mode="after")
+    def _prices_are_in_the_currency(self) -> PricingConfig:
+        if self.currency != "USD" and not {"on_demand", "spot"} <= self.model_fields_set:
+            raise ValueError(
+                f"the default prices are in USD, not {self.currency}. Fix: set onDemand and "
+                f"spot in {self.currency}, or leave currency out"
+            )
+        return self
+
+    def rate(self, capacity_type: CapacityType) -> Rate:
+        return self.spot if capacity_type == "spot" else self.on_demand
+
+
+def monthly_cost(
+    capacity: StreamCapacity,
+    pricing: PricingConfig,
+    driver_selector: Mapping[str, str],
+    executor_selector: Mapping[str, str],
+) -> float:
+    """A month of what the stream requests, each role priced on the capacity it lands on."""
+    roles = ((capacity.driver, driver_selector), (capacity.executor, executor_selector))
+    total = 0.0
+    for role, selector in roles:
+        rate = pricing.rate(capacity_type(selector, pricing.default_capacity_type))
+        hourly = role.cpu * rate.vcpu_hour + role.memory_mib / MIB_PER_GIB * rate.gib_hour
+        total += hourly * HOURS_PER_MONTH
+    return total
+
+
+def stream_monthly_cost(stream: EffectiveStream, pricing: PricingConfig) -> float:
+    return monthly_cost(capacity(stream), pricing, *node_selectors(stream))
+
+
+def stack_monthly_cost(streams: Iterable[EffectiveStream], pricing: PricingConfig) -> float:
+    """The monthly cost of every stream of a stack."""
+    return sum((stream_monthly_cost(stream, pricing) for stream in streams), 0.0)
