@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spark_streams.config import PROJECT
+from components import STREAM as STREAM_TYPE
 
-STREAM_TYPE = f"{PROJECT}:streaming:Stream"
 STACK_TYPE = "pulumi:pulumi:Stack"
 # Steps that leave a resource as it is: the rest are changes, which a drift check must not find.
 UNCHANGED_OPS = frozenset({"same", "read", "refresh"})

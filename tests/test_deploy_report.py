@@ -9,8 +9,7 @@ import pytest
 
 from components import PACKAGE
 from spark_streams.deploy_report import Report, main, read_events, stream_of
-from spark_streams.model import Stream as StreamModel
-from tests.components.test_stream import plan as stream_plan
+from tests.test_plan import plan as stack_plan
 from tests.engine_events import (
     DENIED,
     ORDERS_ROLE,
@@ -36,12 +35,12 @@ def report_of(events: list[dict[str, object]], exit_code: int | None = 255) -> R
 
 
 def test_the_urns_of_the_real_stream_component_resolve_to_its_identity() -> None:
-    # The program's own Stream under mocks: the URNs Pulumi would write in the event log.
-    plan = stream_plan(StreamModel(name="orders-ingest", sink="s3://{lake}/raw/orders/"))
+    # The program's own plan: the URNs Pulumi would write in the event log.
+    plan = stack_plan("prod")
     parents = {r.urn: r.parent for r in plan.resources if r.parent}
     resolved = {r.urn: r.stream for r in plan.resources}
     assert list(resolved.values()).count("orders-ingest") == 5
-    assert set(resolved.values()) == {"orders-ingest", None}  # None: what the stream requires
+    assert set(resolved.values()) == {"orders-ingest", "clickstream-ingest", None}
     for urn, stream in resolved.items():
         assert stream_of(urn, parents) == stream
         assert stream_of(urn, {}) == stream  # by name alone, as from a log cut short
