@@ -9,7 +9,6 @@ import pytest
 
 from components import PACKAGE
 from spark_streams.deploy_report import Report, main, read_events, stream_of
-from tests.test_plan import plan as stack_plan
 from tests.engine_events import (
     DENIED,
     ORDERS_ROLE,
@@ -24,6 +23,7 @@ from tests.engine_events import (
     stream_urn,
     summary,
 )
+from tests.test_plan import plan as stack_plan
 
 OPERATOR = shared_urn(
     "kubernetes:helm.sh/v3:Release", "spark-operator", f"{PACKAGE}:kubernetes:SparkOperator"
