@@ -357,24 +357,51 @@ def _mr_note(project_dir: Path, args: argparse.Namespace) -> str:
 
     from spark_streams import gitlab_notes, mrnote
 
+    source = stackfile.read(project_dir, args.stack)
     secrets = [os.environ[name] for name in (*MASKED_ENV, *args.mask_env) if os.environ.get(name)]
-    secrets += stackfile.read(project_dir, args.stack).sensitive
+    secrets += source.sensitive
     if args.secrets_from:
-        secrets += mrnote.secret_values_from_config(_read(args.secrets_from))
-    output = args.output or Path(f"mr-note-{args.stack}.md")
+        try:
+            from_config = mrnote.secret_values_from_config(_read(args.secrets_from))
+        except ValueError as error:
+            raise CommandError(f"--secrets-from {args.secrets_from}: {error}") from None
+        if not from_config and source.secret_keys:
+            print(
+                f"spark-streams: warning: --secrets-from {args.secrets_from} holds no secret "
+                f"value, but the stack has secrets ({', '.join(sorted(source.secret_keys))}): "
+                "they cannot be masked (was `pulumi config --show-secrets` able to decrypt?)",
+                file=sys.stderr,
+            )
+        secrets += from_config
+    diff_failure: str | None = None
+    if args.diff:
+        try:
+            diff_text: str | None = mrnote.diff_section(_read(args.diff))
+        except ValueError as error:
+            raise CommandError(f"--diff {args.diff}: {error}") from None
+    else:
+        diff_text, diff_failure = _diff_of_merge_request(project_dir, args)
+    # The full note goes where --output says; else, unless this is a dry run, to a git-ignored
+    # directory of the project.
+    output = args.output or (
+        None if args.dry_run else project_dir / NOTES_DIR / f"mr-note-{args.stack}.md"
+    )
     artifact = os.environ.get("CI_JOB_URL")
-    try:
-        note, full = mrnote.build(
-            args.stack,
-            _read(args.preview),
-            _read(args.diff) if args.diff else _diff_of_merge_request(project_dir, args),
-            secrets,
-            f"{artifact}/artifacts/file/{output}" if artifact else None,
-        )
-    except ValueError as error:
-        raise UsageError(f"--diff {args.diff}: {error}") from None
-    output.write_text(full)
+    note, full = mrnote.build(
+        args.stack,
+        _read(args.preview),
+        diff_text,
+        secrets,
+        f"{artifact}/artifacts/file/{args.output}" if artifact and args.output else None,
+    )
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(full)
     if args.dry_run:
+        if diff_failure:
+            print(f"spark-streams: {diff_failure}", file=sys.stderr)
+            sys.stdout.write(note)
+            raise CommandError("the stream diff could not be computed (see the note)")
         return note
     try:
         request = gitlab_notes.MergeRequest.from_env(os.environ)
@@ -384,24 +411,40 @@ def _mr_note(project_dir: Path, args: argparse.Namespace) -> str:
         action, note_id = gitlab_notes.upsert_note(request, mrnote.marker(args.stack), note)
     except gitlab_notes.NoteError as error:
         raise CommandError(f"{error}; the full note is in {output}") from None
-    return f"{action} note {note_id} on merge request !{request.iid} ({len(note)} characters)\n"
+    posted = f"{action} note {note_id} on merge request !{request.iid} ({len(note)} characters)"
+    if diff_failure:
+        # Posted first: the preview deserves its note. Then the job fails.
+        raise CommandError(f"{posted}; but {diff_failure}")
+    return posted + "\n"
 
 
-def _diff_of_merge_request(project_dir: Path, args: argparse.Namespace) -> str | None:
-    """Without ``--diff``, in a merge request pipeline: the diff against the MR's base."""
+# Where mr-note keeps the full note by default (git-ignored).
+NOTES_DIR = ".spark-streams"
+
+
+def _diff_of_merge_request(
+    project_dir: Path, args: argparse.Namespace
+) -> tuple[str | None, str | None]:
+    """Without ``--diff``, in a merge request pipeline: ``(the diff against the MR's base, as
+    markdown, None)``, or ``(a one-line note, why)`` when it cannot be computed."""
     import os
 
     from spark_streams import diff
 
     base = os.environ.get("CI_MERGE_REQUEST_DIFF_BASE_SHA")
     if not base:
-        return None
+        return None, None
     try:
-        return json.dumps(diff.diff(project_dir, args.stack, base, args.streams_dir).to_json())
+        result = diff.diff(project_dir, args.stack, base, args.streams_dir)
     except (diff.GitRefError, InvalidInputError) as error:
-        # The preview still deserves its note; say why the stream diff is missing.
-        reason = error.report() if isinstance(error, InvalidInputError) else str(error)
-        return f"_No stream diff against `{base}`:_\n\n```\n{reason}\n```\n"
+        reason = (
+            "; ".join(str(p) for p in error.problems)
+            if isinstance(error, InvalidInputError)
+            else str(error)
+        )
+        why = f"no stream diff against {base[:12]}: {' '.join(reason.split())}"
+        return f"_{why}_\n", why
+    return diff.markdown(result), None
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:

@@ -661,7 +661,7 @@ def markdown(result: DiffResult) -> str:
     if shared_count:
         counts.append(f"{shared_count} shared resource{'s' if shared_count != 1 else ''} changed")
     lines = [
-        f"### Streams in `{result.stack}` compared with `{result.base}` "
+        f"{MARKDOWN_START}`{result.stack}` compared with `{result.base}` "
         f"({result.base_commit[:10]})",
         "",
     ]
@@ -702,6 +702,7 @@ def markdown(result: DiffResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+MARKDOWN_START = "### Streams in "
 _ALERTING = {"checkpoint", "stop", "restart", "sink", "suspend"}
 
 
