@@ -296,7 +296,7 @@ def _check_effective(stream: EffectiveStream, config: StackConfig) -> Iterable[P
         yield problem(
             "restart_policy.on_failure_retries",
             "OnFailure with no count never restarts the stream. Fix: set on_failure_retries, "
-            "or keep type='Always' (see README 'Operating streams')",
+            "or keep type='Always' (see docs/operating.md, 'Restarts')",
         )
     for role in ("driver", "executor"):
         resources: Driver = getattr(stream, role)
