@@ -12,6 +12,21 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from spark_streams.capacity import (
+    Cost,
+    RoleCapacity,
+    StreamCapacity,
+    capacity,
+    monthly_cost,
+    node_selectors,
+    stack_monthly_cost,
+    stream_cost,
+    stream_costs,
+    stream_monthly_cost,
+    total_cost,
+)
+from spark_streams.discovery import StreamFile
+from spark_streams.model import Driver, Executor, Stream
+from spark_streams.pricing import (
     HOURS_PER_MONTH,
     ON_DEMAND_DEFAULT,
     SPOT_DEFAULT,
@@ -19,17 +34,9 @@ from spark_streams.capacity import (
     Percent,
     PricingConfig,
     Rate,
-    RoleCapacity,
-    StreamCapacity,
-    capacity,
     capacity_type,
-    monthly_cost,
-    node_selectors,
-    stack_monthly_cost,
-    stream_monthly_cost,
 )
-from spark_streams.discovery import StreamFile
-from spark_streams.model import Driver, Executor, Stream
+from spark_streams.problems import InvalidInputError
 from spark_streams.resolve import EffectiveStream, resolve
 from tests.conftest import stack_config
 
@@ -460,3 +467,45 @@ def test_the_stack_total_is_the_sum_of_its_streams(
     assert stack_monthly_cost(streams, pricing) == pytest.approx(
         stack_monthly_cost(streams[:half], pricing) + stack_monthly_cost(streams[half:], pricing)
     )
+
+
+# --- What list and diff show -------------------------------------------------------------------
+
+
+def test_a_streams_cost_holds_its_requests_and_their_price() -> None:
+    found = stream_cost(effective(spark_conf=SPOT_EXECUTORS), PRICES)
+    assert found == Cost(
+        cpu=9.0,
+        memory_gib=22.5,
+        monthly_cost=stream_monthly_cost(effective(spark_conf=SPOT_EXECUTORS), PRICES),
+        currency="USD",
+    )
+
+
+def test_costs_add_up_and_read_back_from_json() -> None:
+    a, b = Cost(1.5, 2.25, 10.004, "EUR"), Cost(2.0, 0.5, 5.0, "EUR")
+    assert total_cost([a, b], "EUR") == Cost(3.5, 2.75, 15.004, "EUR")
+    assert total_cost([], "EUR") == Cost(0.0, 0.0, 0.0, "EUR")
+    assert a.to_json() == {"cpu": 1.5, "memory_gib": 2.25, "monthly_cost": 10.0, "currency": "EUR"}
+    assert Cost.from_json(b.to_json()) == b
+    with pytest.raises(ValueError, match="cannot add USD to EUR"):
+        total_cost([a, Cost(1, 1, 1, "USD")], "EUR")
+
+
+def test_streams_spark_would_refuse_are_named_with_their_file() -> None:
+    good = effective()
+    bad = effective(spark_conf={"spark.kubernetes.memoryOverheadFactor": "lots"})
+    bad = bad.model_copy(update={"name": "bad", "identity": "bad-id"})
+    with pytest.raises(InvalidInputError) as error:
+        stream_costs([good, bad], PRICES)
+    (problem,) = error.value.problems
+    assert (problem.file, problem.stream, problem.field) == ("streams/x.py", "bad", "spark_conf")
+    assert "spark.kubernetes.memoryOverheadFactor" in problem.message
+    assert set(stream_costs([good], PRICES)) == {good.identity}
+
+
+def test_warn_above_is_written_back_as_the_stack_file_has_it() -> None:
+    for written in ("20%", "12.5%", "500", "99.5"):
+        parsed = PricingConfig.model_validate({"warnAbove": written}).warn_above
+        assert str(parsed) == written
+        assert PricingConfig.model_validate({"warnAbove": str(parsed)}).warn_above == parsed
