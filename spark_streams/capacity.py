@@ -345,3 +345,36 @@ def stream_costs(streams: Iterable[EffectiveStream], pricing: PricingConfig) -> 
     if problems:
         raise InvalidInputError(problems)
     return costs
+
+
+@dataclass(frozen=True)
+class CostGroup:
+    """The streams that share one value of an attribute, e.g. one owner, and their total."""
+
+    key: str
+    streams: tuple[str, ...]
+    cost: Cost
+
+
+NO_VALUE = "(none)"
+
+
+def group_costs(
+    streams: Iterable[EffectiveStream], costs: Mapping[str, Cost], attribute: str, currency: str
+) -> list[CostGroup]:
+    """Costs summed by a stream attribute, largest first; streams without a value together.
+
+    Read by name, so that ``--by owner`` works as soon as streams carry an ``owner``.
+    """
+    members: dict[str, list[EffectiveStream]] = {}
+    for stream in streams:
+        members.setdefault(getattr(stream, attribute, None) or NO_VALUE, []).append(stream)
+    groups = [
+        CostGroup(
+            key,
+            tuple(s.name for s in group),
+            total_cost((costs[s.identity] for s in group), currency),
+        )
+        for key, group in members.items()
+    ]
+    return sorted(groups, key=lambda g: (-g.cost.monthly_cost, g.key))

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from components import HELM_RELEASE
-from spark_streams import inputs, stackfile
+from spark_streams import capacity, inputs, stackfile
 from spark_streams.problems import InvalidInputError
 from spark_streams.stackfile import known_stacks, stack_file
 
 if TYPE_CHECKING:
     from spark_streams.offline import Plan
+    from spark_streams.resolve import EffectiveStream
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -87,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = command("list", "the streams and their effective settings")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument(
+        "--by",
+        choices=GROUPINGS,
+        help="also sum the costs by this stream attribute (owner: once streams have one)",
+    )
     listing.set_defaults(handler=_list)
     render = command("render", "every Kubernetes object, as multi-document YAML")
     render.set_defaults(handler=_render)
@@ -138,11 +144,38 @@ def offline_plan(project_dir: Path, args: argparse.Namespace) -> Plan:
 
 
 def _list(project_dir: Path, args: argparse.Namespace) -> str:
-    streams = _inputs(project_dir, args).streams
+    loaded = _inputs(project_dir, args)
+    streams, pricing = loaded.streams, loaded.config.pricing
+    costs = capacity.stream_costs(streams, pricing)
+    total = capacity.total_cost(costs.values(), pricing.currency)
+    groups = _cost_groups(streams, costs, args.by, pricing.currency) if args.by else None
     if args.json:
-        payload = {"stack": args.stack, "streams": [s.model_dump(mode="json") for s in streams]}
+        payload: dict[str, Any] = {
+            "stack": args.stack,
+            "streams": [
+                {**s.model_dump(mode="json"), "capacity": costs[s.identity].to_json()}
+                for s in streams
+            ],
+            "total": total.to_json(),
+        }
+        if groups is not None:
+            payload[f"by_{args.by}"] = [
+                {args.by: g.key, "streams": list(g.streams), "capacity": g.cost.to_json()}
+                for g in groups
+            ]
         return json.dumps(payload, indent=2) + "\n"
-    rows = [("STREAM", "EXECUTORS", "CORES", "MEMORY", "RESTART", "STATE", "SINK")]
+    rows = [
+        (
+            "STREAM",
+            "EXECUTORS",
+            "CORES",
+            "MEMORY",
+            "RESTART",
+            "STATE",
+            "SINK",
+            *_cost_header(pricing.currency),
+        )
+    ]
     for s in streams:
         rows.append(
             (
@@ -153,9 +186,56 @@ def _list(project_dir: Path, args: argparse.Namespace) -> str:
                 s.restart_policy.type,
                 "suspended" if s.suspend else "running",
                 s.sink.uri,
+                *_cost_cells(costs[s.identity]),
             )
         )
-    return _table(rows) + f"{len(streams)} streams in stack {args.stack}\n"
+    return (
+        _table(rows)
+        + f"{len(streams)} streams in stack {args.stack}\n"
+        + _cost_summary(total, groups, args.by)
+    )
+
+
+# --- costs in `list` (issue #16; docs/cost.md) ----------------------------------------------
+
+GROUPINGS = ("owner",)
+
+
+def _cost_header(currency: str) -> tuple[str, str, str]:
+    return ("CPU", "GiB", f"{currency}/MONTH")
+
+
+def _cost_cells(cost: capacity.Cost) -> tuple[str, str, str]:
+    return (f"{cost.cpu:g}", f"{cost.memory_gib:.1f}", f"{cost.monthly_cost:,.2f}")
+
+
+def _cost_groups(
+    streams: Sequence[EffectiveStream],
+    costs: dict[str, capacity.Cost],
+    attribute: str,
+    currency: str,
+) -> list[capacity.CostGroup]:
+    if not any(hasattr(s, attribute) for s in streams):
+        raise UsageError(
+            f"--by {attribute}: streams have no {attribute} yet (see docs/cost.md); "
+            "the costs can be grouped once they do"
+        )
+    return capacity.group_costs(streams, costs, attribute, currency)
+
+
+def _cost_summary(
+    total: capacity.Cost, groups: list[capacity.CostGroup] | None, attribute: str | None
+) -> str:
+    lines = ""
+    if groups is not None and attribute is not None:
+        rows = [(attribute.upper(), "STREAMS", *_cost_header(total.currency))]
+        rows += [(g.key, str(len(g.streams)), *_cost_cells(g.cost)) for g in groups]
+        lines = "\n" + _table(rows)
+    return (
+        f"{lines}Total requested: {total.cpu:g} CPU, {total.memory_gib:.1f} GiB, "
+        f"{total.currency} {total.monthly_cost:,.2f} a month (requests at the stack's prices, "
+        "not usage: see docs/cost.md)\n"
+    )
 
 
 def _render(project_dir: Path, args: argparse.Namespace) -> str:

@@ -24,8 +24,9 @@ from typing import Any
 from components import IAM_ROLE, IAM_ROLE_POLICY, SPARK_APPLICATION
 
 # Effective fields that say where a stream is, not what it is: what they change shows in the
-# stream's resources instead.
-_NOT_FIELDS = {"file", "stack", "identity", "aws_region"}
+# stream's resources instead. And `capacity`, no field at all: `list --json` (how an older base
+# is asked) adds it, and the diff prices both sides itself.
+_NOT_FIELDS = {"file", "stack", "identity", "aws_region", "capacity"}
 # A base's reason for not being planned, kept to one line of a note.
 _REASON_MAX = 600
 

@@ -16,6 +16,7 @@ from spark_streams.capacity import (
     RoleCapacity,
     StreamCapacity,
     capacity,
+    group_costs,
     monthly_cost,
     node_selectors,
     stack_monthly_cost,
@@ -509,3 +510,34 @@ def test_warn_above_is_written_back_as_the_stack_file_has_it() -> None:
         parsed = PricingConfig.model_validate({"warnAbove": written}).warn_above
         assert str(parsed) == written
         assert PricingConfig.model_validate({"warnAbove": str(parsed)}).warn_above == parsed
+
+
+class Owned(EffectiveStream):
+    """A stream as it will be once streams have an owner (another change adds the field)."""
+
+    owner: str | None = None
+
+
+def test_costs_group_by_owner_largest_first_and_ownerless_streams_together() -> None:
+    def stream(name: str, owner: str | None, instances: int) -> Owned:
+        found = effective(executor=Executor(instances=instances))
+        fields = {**found.model_dump(), "name": name, "identity": name, "owner": owner}
+        return Owned.model_validate(fields)
+
+    streams = [
+        stream("a", "payments", 2),
+        stream("b", "growth", 1),
+        stream("c", "payments", 1),
+        stream("d", None, 1),
+    ]
+    costs = stream_costs(streams, PRICES)
+    groups = group_costs(streams, costs, "owner", "USD")
+    assert [(g.key, g.streams) for g in groups] == [
+        ("payments", ("a", "c")),
+        ("(none)", ("d",)),
+        ("growth", ("b",)),
+    ]
+    assert groups[0].cost == costs["a"] + costs["c"]
+    assert total_cost((g.cost for g in groups), "USD").monthly_cost == pytest.approx(
+        total_cost(costs.values(), "USD").monthly_cost
+    )
