@@ -298,11 +298,11 @@ class Cost:
         )
 
     def to_json(self) -> dict[str, Any]:
-        # Rounded for reading only: totals are sums of the unrounded figures.
+        # Unrounded, so that what reads it back (the merge-request note) sums what was summed.
         return {
-            "cpu": round(self.cpu, 3),
-            "memory_gib": round(self.memory_gib, 3),
-            "monthly_cost": round(self.monthly_cost, 2),
+            "cpu": self.cpu,
+            "memory_gib": self.memory_gib,
+            "monthly_cost": self.monthly_cost,
             "currency": self.currency,
         }
 

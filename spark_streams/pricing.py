@@ -107,7 +107,8 @@ _PERCENT = re.compile(r"^([0-9]+(?:\.[0-9]+)?)%$")
 _AMOUNT = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 
 
-def _warn_above(value: object) -> Percent | MonthlyAmount:
+def parse_warn_above(value: object) -> Percent | MonthlyAmount:
+    """``warnAbove`` as the stack file writes it (and as ``str`` writes it back)."""
     if isinstance(value, Percent | MonthlyAmount):
         return value
     # bool is an int to Python, but `warnAbove: true` is a mistake, not an amount of 1.
@@ -126,7 +127,7 @@ def _warn_above(value: object) -> Percent | MonthlyAmount:
     )
 
 
-WarnAbove = Annotated[Percent | MonthlyAmount, PlainValidator(_warn_above)]
+WarnAbove = Annotated[Percent | MonthlyAmount, PlainValidator(parse_warn_above)]
 
 
 class PricingConfig(BaseModel):

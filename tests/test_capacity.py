@@ -487,7 +487,12 @@ def test_costs_add_up_and_read_back_from_json() -> None:
     a, b = Cost(1.5, 2.25, 10.004, "EUR"), Cost(2.0, 0.5, 5.0, "EUR")
     assert total_cost([a, b], "EUR") == Cost(3.5, 2.75, 15.004, "EUR")
     assert total_cost([], "EUR") == Cost(0.0, 0.0, 0.0, "EUR")
-    assert a.to_json() == {"cpu": 1.5, "memory_gib": 2.25, "monthly_cost": 10.0, "currency": "EUR"}
+    assert a.to_json() == {
+        "cpu": 1.5,
+        "memory_gib": 2.25,
+        "monthly_cost": 10.004,
+        "currency": "EUR",
+    }
     assert Cost.from_json(b.to_json()) == b
     with pytest.raises(ValueError, match="cannot add USD to EUR"):
         total_cost([a, Cost(1, 1, 1, "USD")], "EUR")

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from spark_streams.diff import DiffResult, Side, compare, evaluate_here, markdown
-from tests.conftest import PROJECT
+from spark_streams.pricing import HOURS_PER_MONTH, ON_DEMAND_DEFAULT
+from tests.conftest import PROJECT, stack_config
 
 TRACKED = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py", "pyproject.toml")
 
@@ -91,7 +92,8 @@ class Trees:
     def result(self, stack: str) -> DiffResult:
         old = evaluate_here(PROJECT, stack, self.base)
         new = evaluate_here(PROJECT, stack, self.head)
-        return compare(old, new, stack=stack, base="base", commit="0" * 40)
+        pricing = stack_config(stack).pricing
+        return compare(old, new, stack=stack, base="base", commit="0" * 40, pricing=pricing)
 
     def json(self, stack: str = "dev") -> dict[str, Any]:
         return self.result(stack).to_json()
@@ -349,3 +351,83 @@ def test_a_base_older_than_evaluate_here_is_asked_through_its_cli(repo: Path) ->
     (entry,) = result["streams"]["changed"]
     assert entry["fields"] == [{"field": "executor.instances", "old": 1, "new": 2}]
     assert result["other"]["changed"] == [] and result["base_error"] is None
+
+
+# --- what it costs -------------------------------------------------------------------------------
+
+
+def monthly(cores: float, gib: float) -> float:
+    """On-demand list price of a month of these requests (prod sets no prices of its own)."""
+    rate = ON_DEMAND_DEFAULT
+    return (cores * rate.vcpu_hour + gib * rate.gib_hour) * HOURS_PER_MONTH
+
+
+def test_the_cost_of_more_executors_and_a_removed_stream(trees: Trees) -> None:
+    edit(trees.head / "orders.py", "instances=6", "instances=8")
+    (trees.head / "clickstream.py").unlink()
+    result = trees.json("prod")
+    (changed,) = result["streams"]["changed"]
+    (removed,) = result["streams"]["removed"]
+    # orders-ingest: driver 1 core, 2g + 512m; executors 2 cores, 6g + 1g each
+    assert changed["capacity"]["old"]["cpu"] == 1 + 6 * 2
+    assert changed["capacity"]["new"] == {
+        "cpu": 1 + 8 * 2,
+        "memory_gib": 2.5 + 8 * 7,
+        "monthly_cost": pytest.approx(monthly(17, 58.5)),
+        "currency": "USD",
+    }
+    # clickstream-ingest: driver 1 core, 2g + 512m; 8 executors of 2 cores, 4g + 1g
+    assert removed["capacity"]["new"] is None
+    assert removed["capacity"]["old"]["monthly_cost"] == pytest.approx(monthly(17, 42.5))
+    cost = result["cost"]
+    assert cost["delta_monthly"] == pytest.approx(monthly(2 * 2, 2 * 7) - monthly(17, 42.5))
+    assert cost["old_monthly"] == pytest.approx(monthly(13, 44.5) + monthly(17, 42.5))
+    assert cost["new_monthly"] == pytest.approx(monthly(17, 58.5))
+    assert cost["currency"] == "USD" and cost["unchanged"] == []
+    text = trees.markdown("prod")
+    assert "| `orders-ingest` | changed | 13 → 17 | 44.5 → 58.5 |" in text
+    assert "| `clickstream-ingest` | removed | 17 → — | 42.5 → — |" in text
+
+
+def test_unchanged_streams_are_priced_for_the_whole_picture(trees: Trees) -> None:
+    edit(trees.head / "orders.py", "instances=6", "instances=7")
+    cost = trees.result("prod").cost
+    assert cost is not None
+    (unchanged,) = cost.unchanged
+    assert unchanged.name == "clickstream-ingest"
+    assert unchanged.cost.monthly_cost == pytest.approx(monthly(17, 42.5))
+
+
+def test_a_base_in_a_shape_this_code_cannot_read_leaves_the_cost_unknown(trees: Trees) -> None:
+    edit(trees.head / "orders.py", "instances=6", "instances=8")
+    old = evaluate_here(PROJECT, "prod", trees.base)
+    for stream in old.streams.values():
+        del stream["driver"]  # e.g. a base from before the effective streams had one
+    new = evaluate_here(PROJECT, "prod", trees.head)
+    pricing = stack_config("prod").pricing
+    result = compare(old, new, stack="prod", base="b", commit="0" * 40, pricing=pricing)
+    assert result.cost is not None
+    assert (result.cost.old_monthly, result.cost.delta_monthly) == (None, None)
+    assert "does not read" in (result.cost.unknown or "")
+    assert result.cost.new_monthly == pytest.approx(monthly(17, 58.5) + monthly(17, 42.5))
+    changed = {c.name: c.capacity for c in result.changed}["orders-ingest"]
+    assert changed is not None and changed.old is None and changed.new is not None
+    assert "Before is unknown" in markdown(result)
+    assert DiffResult.from_json(json.loads(json.dumps(result.to_json()))) == result
+
+
+def test_a_priced_result_reads_back_and_an_older_one_reads_without_cost(trees: Trees) -> None:
+    (trees.head / "clickstream.py").unlink()
+    edit(trees.head / "orders.py", "instances=6", "instances=9")
+    result = trees.result("prod")
+    assert result.cost is not None and result.changed[0].capacity is not None
+    written = json.loads(json.dumps(result.to_json()))
+    assert DiffResult.from_json(written) == result
+    # A --diff file written before issue #16 has neither key.
+    del written["cost"]
+    for entries in written["streams"].values():
+        for entry in entries:
+            del entry["capacity"]
+    older = DiffResult.from_json(written)
+    assert older.cost is None and older.changed[0].capacity is None
+    assert "Monthly cost" not in markdown(older)
