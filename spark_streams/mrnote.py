@@ -13,7 +13,7 @@ from typing import Any
 
 from spark_streams.capacity import Cost
 from spark_streams.diff import CostChange, DiffResult, cost_table, markdown, money
-from spark_streams.pricing import Percent
+from spark_streams.pricing import MonthlyAmount, Percent
 from spark_streams.stackfile import SECRET_PLACEHOLDER, leaves
 
 # GitLab refuses notes longer than this many characters.
@@ -64,8 +64,8 @@ def cost_section(result: DiffResult | None) -> list[str]:
     if result is None or result.base_error or cost is None:
         return [headline(result)]
     lines = [headline(result)]
-    if cost.warning:
-        lines += ["", warning(cost)]
+    if cost.warning and cost.warn_above is not None:
+        lines += ["", warning(cost.warn_above, cost.currency)]
     lines += cost_table(result)
     # Unknown costs of the base would draw as nothing: no chart then.
     return lines if cost.delta_monthly is None else [*lines, "", *cost_chart(result, cost)]
@@ -98,13 +98,12 @@ def headline(result: DiffResult | None) -> str:
     )
 
 
-def warning(cost: CostChange) -> str:
+def warning(threshold: Percent | MonthlyAmount, currency: str) -> str:
     """The line a rise past the stack's ``pricing.warnAbove`` adds."""
-    threshold = cost.warn_above
     limit = (
         f"{threshold} of the current cost"
         if isinstance(threshold, Percent)
-        else f"{money(threshold.value if threshold else 0, cost.currency)} a month"
+        else f"{money(threshold.value, currency)} a month"
     )
     return (
         f"⚠️ **This change raises the stack's monthly cost by more than {limit}** "
