@@ -266,15 +266,6 @@ def monthly_cost(
     return total
 
 
-def stream_monthly_cost(stream: EffectiveStream, pricing: PricingConfig) -> float:
-    return monthly_cost(capacity(stream), pricing, *node_selectors(stream))
-
-
-def stack_monthly_cost(streams: Iterable[EffectiveStream], pricing: PricingConfig) -> float:
-    """The monthly cost of every stream of a stack."""
-    return sum((stream_monthly_cost(stream, pricing) for stream in streams), 0.0)
-
-
 # --- What list and diff show -------------------------------------------------------------------
 
 

@@ -75,7 +75,9 @@ def headline(result: DiffResult | None) -> str:
     """One line in the words reviewers know from cost tools, e.g. "Monthly cost will increase
     by $312 (+18%) to $2,045 (2 streams changed)"."""
     if result is None:
-        return "Monthly cost not estimated: no `spark-streams diff --json` was given."
+        return (
+            "Monthly cost not estimated: that needs the stream diff as `spark-streams diff --json`."
+        )
     if result.base_error:
         return "Monthly cost change unknown: the base could not be planned."
     cost = result.cost

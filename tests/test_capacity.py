@@ -19,10 +19,8 @@ from spark_streams.capacity import (
     group_costs,
     monthly_cost,
     node_selectors,
-    stack_monthly_cost,
     stream_cost,
     stream_costs,
-    stream_monthly_cost,
     total_cost,
 )
 from spark_streams.discovery import StreamFile
@@ -59,6 +57,10 @@ def sized(memory: str, **more: Any) -> dict[str, Any]:
         "executor": Executor(memory=memory, memory_overhead=None),
         **more,
     }
+
+
+def stream_monthly_cost(stream: EffectiveStream, pricing: PricingConfig) -> float:
+    return stream_cost(stream, pricing).monthly_cost
 
 
 def memory(stream: EffectiveStream) -> tuple[int, int]:
@@ -323,11 +325,6 @@ def test_each_role_is_priced_on_the_capacity_it_lands_on() -> None:
     )
 
 
-def test_a_streams_cost_places_its_roles_by_their_node_selectors() -> None:
-    placed = stream_monthly_cost(effective(spark_conf=SPOT_EXECUTORS), PRICES)
-    assert placed == pytest.approx(((0.04 + 2.5 * 0.005) + (8 * 0.01 + 20 * 0.001)) * 730)
-
-
 def test_pricing_reads_the_stack_files_camel_case() -> None:
     pricing = PricingConfig.model_validate(
         {
@@ -462,12 +459,14 @@ def test_the_stack_total_is_the_sum_of_its_streams(
     many: list[dict[str, Any]], pricing: PricingConfig
 ) -> None:
     streams = [effective(**fields) for fields in many]
-    each = [stream_monthly_cost(stream, pricing) for stream in streams]
-    assert stack_monthly_cost(streams, pricing) == pytest.approx(sum(each))
-    half = len(streams) // 2
-    assert stack_monthly_cost(streams, pricing) == pytest.approx(
-        stack_monthly_cost(streams[:half], pricing) + stack_monthly_cost(streams[half:], pricing)
-    )
+    each = [stream_cost(stream, pricing) for stream in streams]
+    total = total_cost(each, pricing.currency)
+    assert total.monthly_cost == pytest.approx(sum(c.monthly_cost for c in each))
+    assert total.cpu == pytest.approx(sum(c.cpu for c in each))
+    assert total.memory_gib == pytest.approx(sum(c.memory_gib for c in each))
+    half = len(each) // 2
+    parts = total_cost(each[:half], pricing.currency) + total_cost(each[half:], pricing.currency)
+    assert parts.monthly_cost == pytest.approx(total.monthly_cost)
 
 
 # --- What list and diff show -------------------------------------------------------------------
@@ -475,11 +474,10 @@ def test_the_stack_total_is_the_sum_of_its_streams(
 
 def test_a_streams_cost_holds_its_requests_and_their_price() -> None:
     found = stream_cost(effective(spark_conf=SPOT_EXECUTORS), PRICES)
-    assert found == Cost(
-        cpu=9.0,
-        memory_gib=22.5,
-        monthly_cost=stream_monthly_cost(effective(spark_conf=SPOT_EXECUTORS), PRICES),
-        currency="USD",
+    assert (found.cpu, found.memory_gib, found.currency) == (9.0, 22.5, "USD")
+    # the driver on demand, the executors on spot
+    assert found.monthly_cost == pytest.approx(
+        ((0.04 + 2.5 * 0.005) + (8 * 0.01 + 20 * 0.001)) * 730
     )
 
 
