@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -388,6 +389,9 @@ def test_warn_above_is_exceeded_by_a_rise_beyond_it() -> None:
 
 # --- Properties --------------------------------------------------------------------------------
 
+# Each example resolves streams with pydantic: under a loaded parallel run one can take longer
+# than Hypothesis's default 200 ms deadline, which says nothing about the properties.
+NO_DEADLINE = hypothesis.settings(deadline=None)
 prices = st.floats(min_value=1e-5, max_value=1.0)
 rates = st.builds(lambda cpu, gib: Rate(vcpu_hour=cpu, gib_hour=gib), prices, prices)
 pricings = st.builds(
@@ -422,6 +426,7 @@ def with_executor(fields: dict[str, Any], **change: Any) -> EffectiveStream:
     return effective(**{**fields, "executor": fields["executor"].model_copy(update=change)})
 
 
+@NO_DEADLINE
 @given(settings(), pricings)
 def test_cost_grows_with_executor_instances(fields: dict[str, Any], pricing: PricingConfig) -> None:
     instances = fields["executor"].instances
@@ -430,6 +435,7 @@ def test_cost_grows_with_executor_instances(fields: dict[str, Any], pricing: Pri
     assert after > before
 
 
+@NO_DEADLINE
 @given(settings(), pricings, st.integers(1, 4096))
 def test_cost_grows_with_executor_memory(
     fields: dict[str, Any], pricing: PricingConfig, more: int
@@ -440,6 +446,7 @@ def test_cost_grows_with_executor_memory(
     assert after > before
 
 
+@NO_DEADLINE
 @given(settings(), pricings)
 def test_cost_grows_with_executor_cores(fields: dict[str, Any], pricing: PricingConfig) -> None:
     cores = fields["executor"].cores
@@ -448,12 +455,14 @@ def test_cost_grows_with_executor_cores(fields: dict[str, Any], pricing: Pricing
     assert after > before
 
 
+@NO_DEADLINE
 @given(settings(), pricings)
 def test_a_suspended_stream_costs_nothing(fields: dict[str, Any], pricing: PricingConfig) -> None:
     assert stream_monthly_cost(effective(**fields, suspend=True), pricing) == 0.0
     assert stream_monthly_cost(effective(**fields), pricing) > 0.0
 
 
+@NO_DEADLINE
 @given(st.lists(settings(), max_size=6), pricings)
 def test_the_stack_total_is_the_sum_of_its_streams(
     many: list[dict[str, Any]], pricing: PricingConfig
