@@ -867,6 +867,8 @@ def cost_table(result: DiffResult) -> list[str]:
     ]
     if cost.unknown:
         lines += ["", f"_Before is unknown: {cost.unknown}._"]
+    if not any(result.streams_by_kind.values()) and cost.new_monthly is not None:
+        return [*lines, "", f"No stream changes: {money(cost.new_monthly, cost.currency)} a month."]
     lines += [
         "",
         "| stream | change | CPU | memory (GiB) | monthly cost |",
@@ -896,7 +898,11 @@ def cost_table(result: DiffResult) -> list[str]:
             ]
             lines.append(f"| `{entry.name}` | {kind} | {' | '.join(cells)} |")
     delta = cost.delta_monthly
-    change_text = "" if delta is None else f" ({'+' if delta >= 0 else ''}{amount(delta)})"
+    change_text = (
+        ""
+        if delta is None or round(delta, 2) == 0
+        else f" ({'+' if delta > 0 else ''}{amount(delta)})"
+    )
     lines.append(
         f"| **total** | | | | **{span(cost.old_monthly, cost.new_monthly, amount)}**{change_text} |"
     )

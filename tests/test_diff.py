@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -118,7 +119,11 @@ def test_no_change(repo: Path) -> None:
     assert result["changed"] is False
     assert result["streams"] == {"added": [], "removed": [], "changed": []}
     assert result["other"] == {"added": [], "removed": [], "changed": []}
-    assert "**No change.**" in run_diff(repo).stdout
+    text = run_diff(repo).stdout
+    assert "**No change.**" in text
+    assert re.search(r"^No stream changes: \$[0-9,]+\.[0-9]{2} a month\.$", text, re.M), text
+    assert "| stream |" not in text
+    assert result["cost"]["delta_monthly"] == 0 and len(result["cost"]["unchanged"]) == 3
 
 
 def test_more_executors_restart_the_stream_only(trees: Trees) -> None:
