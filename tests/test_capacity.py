@@ -38,7 +38,7 @@ from spark_streams.pricing import (
 )
 from spark_streams.problems import InvalidInputError
 from spark_streams.resolve import EffectiveStream, resolve
-from tests.conftest import stack_config
+from tests.conftest import OwnedStream, stack_config
 
 CONFIGS = {stack: stack_config(stack) for stack in ("dev", "prod")}
 VERSIONS = ("3.5.5", "4.0.0")
@@ -524,17 +524,11 @@ def test_warn_above_is_written_back_as_the_stack_file_has_it() -> None:
         assert PricingConfig.model_validate({"warnAbove": str(parsed)}).warn_above == parsed
 
 
-class Owned(EffectiveStream):
-    """A stream as it will be once streams have an owner (another change adds the field)."""
-
-    owner: str | None = None
-
-
 def test_costs_group_by_owner_largest_first_and_ownerless_streams_together() -> None:
-    def stream(name: str, owner: str | None, instances: int) -> Owned:
+    def stream(name: str, owner: str | None, instances: int) -> OwnedStream:
         found = effective(executor=Executor(instances=instances))
         fields = {**found.model_dump(), "name": name, "identity": name, "owner": owner}
-        return Owned.model_validate(fields)
+        return OwnedStream.model_validate(fields)
 
     streams = [
         stream("a", "payments", 2),
