@@ -18,14 +18,13 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field, PlainValidator, model_validator
-
-from spark_streams.model import STRICT, Driver
+from spark_streams.model import Driver
+from spark_streams.pricing import HOURS_PER_MONTH, PricingConfig, capacity_type
+from spark_streams.problems import InvalidInputError, Problem
 from spark_streams.resolve import EffectiveStream
 
-HOURS_PER_MONTH = 730  # AWS's own month in its price pages: 8760 hours / 12
 MIB_PER_GIB = 1024
 
 # --- Spark's memory rules --------------------------------------------------------------------
@@ -251,141 +250,6 @@ def _refused(key: str, value: str, wanted: str) -> ValueError:
     return ValueError(f"spark_conf {key}={value!r}: Spark refuses it. Fix: write {wanted}")
 
 
-# --- Prices ----------------------------------------------------------------------------------
-
-CapacityType = Literal["on-demand", "spot"]
-
-# The node labels a selector pins capacity with: Karpenter's, then EKS managed node groups'.
-# Other values (Karpenter's "reserved", EKS's "CAPACITY_BLOCK") are left to the default.
-_CAPACITY_LABELS: dict[str, dict[str, CapacityType]] = {
-    "karpenter.sh/capacity-type": {"on-demand": "on-demand", "spot": "spot"},
-    "eks.amazonaws.com/capacityType": {"ON_DEMAND": "on-demand", "SPOT": "spot"},
-}
-
-
-def capacity_type(selector: Mapping[str, str], default: CapacityType) -> CapacityType:
-    """The capacity type a pod with this node selector lands on; ``default`` if it does not say."""
-    for label, values in _CAPACITY_LABELS.items():
-        found = values.get(selector.get(label, ""))
-        if found is not None:
-            return found
-    return default
-
-
-Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-
-class Rate(BaseModel):
-    """The price of one vCPU and of one GiB of memory for an hour."""
-
-    model_config = STRICT
-
-    vcpu_hour: Price
-    gib_hour: Price
-
-
-# Defaults, USD, eu-west-1 (the stacks' region), as found on 2026-11-26 in stored copies of
-# public material (the copies' own dates are unknown).
-#
-# On-demand: m6i.large (2 vCPU, 8 GiB, Linux) at $0.107 an hour, the same as m5.large. AWS's own
-# price page was not in the material available here; the figure comes from third-party price
-# tables kept in public repositories. Check it against https://aws.amazon.com/ec2/pricing/
-# on-demand/ before relying on it.
-#
-# The node price is split into CPU and memory the way OpenCost, Kubecost's open-source cost
-# model, does when a provider prices only the whole node (pkg/costmodel/costmodel.go, GetNodeCost;
-# docs.kubecost.com/architecture/node-pricing): the shares keep the ratio of its default
-# per-vCPU-hour and per-GiB-hour prices (configs/default.json and configs/aws.json: CPU 0.031611,
-# RAM 0.004237, about 7.46:1) and add up to the node price.
-_KUBECOST_CPU_TO_RAM = 0.031611 / 0.004237
-_NODE_HOURLY, _NODE_VCPUS, _NODE_GIB = 0.107, 2, 8
-_GIB_HOUR = _NODE_HOURLY / (_NODE_VCPUS * _KUBECOST_CPU_TO_RAM + _NODE_GIB)
-ON_DEMAND_DEFAULT = Rate(vcpu_hour=_GIB_HOUR * _KUBECOST_CPU_TO_RAM, gib_hour=_GIB_HOUR)
-# Spot: no eu-west-1 spot price or Spot Instance Advisor page was available. AWS advertises
-# "up to 90%" off; published comparisons put the usual saving at 60-90% (cloud-bench.com) or
-# 50-70% (dev.to, "AWS Spot Instances: Maximize Savings"). 60%, the low end, keeps the estimate
-# on the high side.
-SPOT_DISCOUNT = 0.60
-SPOT_DEFAULT = Rate(
-    vcpu_hour=ON_DEMAND_DEFAULT.vcpu_hour * (1 - SPOT_DISCOUNT),
-    gib_hour=ON_DEMAND_DEFAULT.gib_hour * (1 - SPOT_DISCOUNT),
-)
-
-
-@dataclass(frozen=True)
-class Percent:
-    """Warn when a change raises the monthly cost by more than this share of what it was."""
-
-    value: float
-
-    def exceeded(self, before: float, after: float) -> bool:
-        return after - before > before * self.value / 100
-
-
-@dataclass(frozen=True)
-class MonthlyAmount:
-    """Warn when a change raises the monthly cost by more than this amount."""
-
-    value: float
-
-    def exceeded(self, before: float, after: float) -> bool:
-        return after - before > self.value
-
-
-_PERCENT = re.compile(r"^([0-9]+(?:\.[0-9]+)?)%$")
-_AMOUNT = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
-
-
-def _warn_above(value: object) -> Percent | MonthlyAmount:
-    if isinstance(value, Percent | MonthlyAmount):
-        return value
-    # bool is an int to Python, but `warnAbove: true` is a mistake, not an amount of 1.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if math.isfinite(value) and value >= 0:
-            return MonthlyAmount(float(value))
-    elif isinstance(value, str):
-        text = value.strip()
-        percent = _PERCENT.match(text)
-        if percent:
-            return Percent(float(percent.group(1)))
-        if _AMOUNT.match(text):
-            return MonthlyAmount(float(text))
-    raise ValueError(
-        f"{value!r} is neither a percentage nor an amount per month; write e.g. '20%' or 500"
-    )
-
-
-WarnAbove = Annotated[Percent | MonthlyAmount, PlainValidator(_warn_above)]
-
-
-class PricingConfig(BaseModel):
-    """Prices per capacity type, and when a change's cost deserves a warning."""
-
-    model_config = STRICT
-
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    on_demand: Rate = ON_DEMAND_DEFAULT
-    spot: Rate = SPOT_DEFAULT
-    default_capacity_type: CapacityType = Field(
-        default="on-demand", description="For roles whose node selector does not say"
-    )
-    warn_above: WarnAbove | None = Field(
-        default=None, description="A rise in monthly cost: '20%' of it, or an amount like 500"
-    )
-
-    @model_validator(mode="after")
-    def _prices_are_in_the_currency(self) -> PricingConfig:
-        if self.currency != "USD" and not {"on_demand", "spot"} <= self.model_fields_set:
-            raise ValueError(
-                f"the default prices are in USD, not {self.currency}. Fix: set onDemand and "
-                f"spot in {self.currency}, or leave currency out"
-            )
-        return self
-
-    def rate(self, capacity_type: CapacityType) -> Rate:
-        return self.spot if capacity_type == "spot" else self.on_demand
-
-
 def monthly_cost(
     capacity: StreamCapacity,
     pricing: PricingConfig,
@@ -402,10 +266,106 @@ def monthly_cost(
     return total
 
 
-def stream_monthly_cost(stream: EffectiveStream, pricing: PricingConfig) -> float:
-    return monthly_cost(capacity(stream), pricing, *node_selectors(stream))
+# --- What list and diff show -------------------------------------------------------------------
 
 
-def stack_monthly_cost(streams: Iterable[EffectiveStream], pricing: PricingConfig) -> float:
-    """The monthly cost of every stream of a stack."""
-    return sum((stream_monthly_cost(stream, pricing) for stream in streams), 0.0)
+@dataclass(frozen=True)
+class Cost:
+    """The requests of a stream, or of a group of streams, and what they cost a month."""
+
+    cpu: float  # cores
+    memory_gib: float
+    monthly_cost: float
+    currency: str
+
+    def __add__(self, other: Cost) -> Cost:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot add {other.currency} to {self.currency}")
+        return Cost(
+            self.cpu + other.cpu,
+            self.memory_gib + other.memory_gib,
+            self.monthly_cost + other.monthly_cost,
+            self.currency,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        # Unrounded, so that what reads it back (the merge-request note) sums what was summed.
+        return {
+            "cpu": self.cpu,
+            "memory_gib": self.memory_gib,
+            "monthly_cost": self.monthly_cost,
+            "currency": self.currency,
+        }
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Cost:
+        return cls(
+            float(value["cpu"]),
+            float(value["memory_gib"]),
+            float(value["monthly_cost"]),
+            str(value["currency"]),
+        )
+
+
+def stream_cost(stream: EffectiveStream, pricing: PricingConfig) -> Cost:
+    """:class:`ValueError` as :func:`capacity` raises it."""
+    found = capacity(stream)
+    return Cost(
+        cpu=found.cpu,
+        memory_gib=found.memory_mib / MIB_PER_GIB,
+        monthly_cost=monthly_cost(found, pricing, *node_selectors(stream)),
+        currency=pricing.currency,
+    )
+
+
+def total_cost(costs: Iterable[Cost], currency: str) -> Cost:
+    """The sum of ``costs``; nothing, in ``currency``, when there are none."""
+    return sum(costs, Cost(0.0, 0.0, 0.0, currency))
+
+
+def stream_costs(streams: Iterable[EffectiveStream], pricing: PricingConfig) -> dict[str, Cost]:
+    """Each stream's cost by identity, or :class:`InvalidInputError` naming every stream whose
+    ``spark_conf`` Spark would refuse (the cluster would not run it either)."""
+    costs: dict[str, Cost] = {}
+    problems: list[Problem] = []
+    for stream in streams:
+        try:
+            costs[stream.identity] = stream_cost(stream, pricing)
+        except ValueError as error:
+            problems.append(Problem(stream.file, stream.name, "spark_conf", str(error)))
+    if problems:
+        raise InvalidInputError(problems)
+    return costs
+
+
+@dataclass(frozen=True)
+class CostGroup:
+    """The streams that share one value of an attribute, e.g. one owner, and their total."""
+
+    key: str
+    streams: tuple[str, ...]
+    cost: Cost
+
+
+NO_VALUE = "(none)"
+
+
+def group_costs(
+    streams: Iterable[EffectiveStream], costs: Mapping[str, Cost], attribute: str, currency: str
+) -> list[CostGroup]:
+    """Costs summed by a stream attribute, largest first; streams without a value together.
+
+    Read by name, so that ``--by owner`` works as soon as streams carry an ``owner``.
+    """
+    members: dict[str, list[EffectiveStream]] = {}
+    for stream in streams:
+        members.setdefault(getattr(stream, attribute, None) or NO_VALUE, []).append(stream)
+    groups = [
+        CostGroup(
+            key,
+            tuple(s.name for s in group),
+            total_cost((costs[s.identity] for s in group), currency),
+        )
+        for key, group in members.items()
+    ]
+    return sorted(groups, key=lambda g: (-g.cost.monthly_cost, g.key))

@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any, get_args
 import yaml
 
 from components import HELM_RELEASE
-from spark_streams import inputs, stackfile
+from spark_streams import capacity, inputs, stackfile
 from spark_streams.model import AppType
 from spark_streams.problems import InvalidInputError, did_you_mean, display_path
 from spark_streams.stackfile import known_stacks, stack_file
 
 if TYPE_CHECKING:
+    from spark_streams.diff import DiffResult
     from spark_streams.offline import Plan
+    from spark_streams.resolve import EffectiveStream
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -107,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     new.set_defaults(handler=_new)
     listing = command("list", "the streams and their effective settings")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument(
+        "--by",
+        choices=GROUPINGS,
+        help="also sum the costs by this stream attribute (owner: once streams have one)",
+    )
     listing.set_defaults(handler=_list)
     render = command("render", "every Kubernetes object, as multi-document YAML")
     render.add_argument(
@@ -166,16 +173,39 @@ def offline_plan(project_dir: Path, args: argparse.Namespace) -> Plan:
 
 def _list(project_dir: Path, args: argparse.Namespace) -> str:
     loaded = _inputs(project_dir, args)
-    streams = loaded.streams
+    streams, pricing = loaded.streams, loaded.config.pricing
+    costs = capacity.stream_costs(streams, pricing)
+    total = capacity.total_cost(costs.values(), pricing.currency)
+    groups = _cost_groups(streams, costs, args.by, pricing.currency) if args.by else None
     if args.json:
-        payload = {
+        payload: dict[str, Any] = {
             "stack": args.stack,
-            "streams": [s.model_dump(mode="json") for s in streams],
+            "streams": [
+                {**s.model_dump(mode="json"), "capacity": costs[s.identity].to_json()}
+                for s in streams
+            ],
+            "total": total.to_json(),
             "disabled": list(loaded.disabled),
         }
+        if groups is not None:
+            payload[f"by_{args.by}"] = [
+                {args.by: g.key, "streams": list(g.streams), "capacity": g.cost.to_json()}
+                for g in groups
+            ]
         return json.dumps(payload, indent=2) + "\n"
-    # DESIRED: what the stack asks for, not what runs now (only the cluster knows that).
-    rows = [("STREAM", "EXECUTORS", "CORES", "MEMORY", "RESTART", "DESIRED", "SINK")]
+    rows = [
+        (
+            "STREAM",
+            "EXECUTORS",
+            "CORES",
+            "MEMORY",
+            "RESTART",
+            # what the stack asks for, not what runs now (only the cluster knows that)
+            "DESIRED",
+            "SINK",
+            *_cost_header(pricing.currency),
+        )
+    ]
     for s in streams:
         rows.append(
             (
@@ -186,11 +216,58 @@ def _list(project_dir: Path, args: argparse.Namespace) -> str:
                 s.restart_policy.type,
                 "suspended" if s.suspend else "running",
                 s.sink.uri,
+                *_cost_cells(costs[s.identity]),
             )
         )
-    rows += [(name, "-", "-", "-", "-", "disabled", "-") for name in loaded.disabled]
+    rows += [(name, "-", "-", "-", "-", "disabled", "-", "-", "-", "-") for name in loaded.disabled]
     disabled = f", {len(loaded.disabled)} disabled" if loaded.disabled else ""
-    return _table(rows) + f"{len(streams)} streams in stack {args.stack}{disabled}\n"
+    return (
+        _table(rows)
+        + f"{len(streams)} streams in stack {args.stack}{disabled}\n"
+        + _cost_summary(total, groups, args.by)
+    )
+
+
+# --- costs in `list` (issue #16; docs/cost.md) ----------------------------------------------
+
+GROUPINGS = ("owner",)
+
+
+def _cost_header(currency: str) -> tuple[str, str, str]:
+    return ("CPU", "GiB", f"{currency}/MONTH")
+
+
+def _cost_cells(cost: capacity.Cost) -> tuple[str, str, str]:
+    return (f"{cost.cpu:g}", f"{cost.memory_gib:.1f}", f"{cost.monthly_cost:,.2f}")
+
+
+def _cost_groups(
+    streams: Sequence[EffectiveStream],
+    costs: dict[str, capacity.Cost],
+    attribute: str,
+    currency: str,
+) -> list[capacity.CostGroup]:
+    if not any(hasattr(s, attribute) for s in streams):
+        raise UsageError(
+            f"--by {attribute}: streams have no {attribute} yet (see docs/cost.md); "
+            "the costs can be grouped once they do"
+        )
+    return capacity.group_costs(streams, costs, attribute, currency)
+
+
+def _cost_summary(
+    total: capacity.Cost, groups: list[capacity.CostGroup] | None, attribute: str | None
+) -> str:
+    lines = ""
+    if groups is not None and attribute is not None:
+        rows = [(attribute.upper(), "STREAMS", *_cost_header(total.currency))]
+        rows += [(g.key, str(len(g.streams)), *_cost_cells(g.cost)) for g in groups]
+        lines = "\n" + _table(rows)
+    return (
+        f"{lines}Total requested: {total.cpu:g} CPU, {total.memory_gib:.1f} GiB, "
+        f"{total.currency} {total.monthly_cost:,.2f} a month (requests at the stack's prices, "
+        "not usage: see docs/cost.md)\n"
+    )
 
 
 def _new(project_dir: Path, args: argparse.Namespace) -> str:
@@ -374,13 +451,15 @@ def _mr_note(project_dir: Path, args: argparse.Namespace) -> str:
             )
         secrets += from_config
     diff_failure: str | None = None
+    diff: DiffResult | str | None
     if args.diff:
+        text = _read(args.diff)
         try:
-            diff_text: str | None = mrnote.diff_section(_read(args.diff))
+            diff = mrnote.read_diff(text) or text
         except ValueError as error:
             raise CommandError(f"--diff {args.diff}: {error}") from None
     else:
-        diff_text, diff_failure = _diff_of_merge_request(project_dir, args)
+        diff, diff_failure = _diff_of_merge_request(project_dir, args)
     # The full note goes where --output says; else, unless this is a dry run, to a git-ignored
     # directory of the project.
     output = args.output or (
@@ -390,7 +469,7 @@ def _mr_note(project_dir: Path, args: argparse.Namespace) -> str:
     note, full = mrnote.build(
         args.stack,
         _read(args.preview),
-        diff_text,
+        diff,
         secrets,
         f"{artifact}/artifacts/file/{args.output}" if artifact and args.output else None,
     )
@@ -424,9 +503,9 @@ NOTES_DIR = ".spark-streams"
 
 def _diff_of_merge_request(
     project_dir: Path, args: argparse.Namespace
-) -> tuple[str | None, str | None]:
-    """Without ``--diff``, in a merge request pipeline: ``(the diff against the MR's base, as
-    markdown, None)``, or ``(a one-line note, why)`` when it cannot be computed."""
+) -> tuple[DiffResult | str | None, str | None]:
+    """Without ``--diff``, in a merge request pipeline: ``(the diff against the MR's base,
+    None)``, or ``(a one-line note, why)`` when it cannot be computed."""
     import os
 
     from spark_streams import diff
@@ -444,7 +523,7 @@ def _diff_of_merge_request(
         )
         why = f"no stream diff against {base[:12]}: {' '.join(reason.split())}"
         return f"_{why}_\n", why
-    return diff.markdown(result), None
+    return result, None
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 
 from spark_streams.model import STRICT, AppType, Driver, Executor, RestartPolicy, Toleration
+from spark_streams.pricing import PricingConfig
 from spark_streams.problems import InvalidInputError, Problem, from_validation_error
 from spark_streams.stackfile import SECRET_PLACEHOLDER
 from spark_streams.types import Count
@@ -134,6 +135,7 @@ class StackConfig(_Section):
     operator: OperatorConfig
     spark: SparkDefaults
     monitoring: MonitoringConfig = MonitoringConfig()
+    pricing: PricingConfig = PricingConfig()
     secrets: dict[str, str] = Field(
         default_factory=dict,
         description="Secret values streams reference by key (pulumi config set --secret --path)",

@@ -15,18 +15,24 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from components import HELM_RELEASE, IAM_ROLE, IAM_ROLE_POLICY, SERVICE_ACCOUNT, SPARK_APPLICATION
+from spark_streams.capacity import Cost, stream_cost, total_cost
+from spark_streams.pricing import PricingConfig, WarnAbove, parse_warn_above
 from spark_streams.problems import InvalidInputError, Problem
+from spark_streams.resolve import EffectiveStream
 
 # Effective fields that say where a stream is, not what it is: what they change shows in the
-# stream's resources instead.
-_NOT_FIELDS = {"file", "stack", "identity", "aws_region"}
+# stream's resources instead. And `capacity`, no field at all: `list --json` (how an older base
+# is asked) adds it, and the diff prices both sides itself.
+_NOT_FIELDS = {"file", "stack", "identity", "aws_region", "capacity"}
 # A base's reason for not being planned, kept to one line of a note.
 _REASON_MAX = 600
 
@@ -47,6 +53,8 @@ class Side:
 
     streams: dict[str, dict[str, Any]]
     resources: dict[str, dict[str, Any]]
+    # The stack's prices, known for the side this process evaluated.
+    pricing: PricingConfig | None = None
 
     @classmethod
     def empty(cls) -> Side:
@@ -78,7 +86,8 @@ def evaluate_here(project_dir: Path, stack: str, streams_dir: Path | None) -> Si
             }
         )
     )
-    return Side.from_json(document["streams"], document["resources"])
+    side = Side.from_json(document["streams"], document["resources"])
+    return Side(side.streams, side.resources, loaded.config.pricing)
 
 
 # Run in the base tree by its own interpreter path. Code from this change on has
@@ -182,7 +191,10 @@ def diff(project_dir: Path, stack: str, base: str, streams_dir: Path | None) -> 
             before = base_run.result()
     if isinstance(before, str):
         return not_comparable(after, stack=stack, base=base, commit=commit, reason=before)
-    return compare(before, after, stack=stack, base=base, commit=commit)
+    # The working tree's prices for both sides: what a change costs is then what it changes in
+    # requests, not a change of prices. The defaults when the working tree has no such stack.
+    pricing = after.pricing or PricingConfig()
+    return compare(before, after, stack=stack, base=base, commit=commit, pricing=pricing)
 
 
 # --- the result -----------------------------------------------------------------------------
@@ -202,6 +214,26 @@ class FieldChange:
 
 
 @dataclass(frozen=True)
+class CapacityChange:
+    """A stream's requests and their cost before and after; ``None`` where it is not (or where
+    the base's cost is unknown)."""
+
+    old: Cost | None
+    new: Cost | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "old": self.old.to_json() if self.old else None,
+            "new": self.new.to_json() if self.new else None,
+        }
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> CapacityChange:
+        old, new = value["old"], value["new"]
+        return cls(Cost.from_json(old) if old else None, Cost.from_json(new) if new else None)
+
+
+@dataclass(frozen=True)
 class StreamChange:
     """A stream added, removed or changed (only a changed one has fields and a former name)."""
 
@@ -210,10 +242,80 @@ class StreamChange:
     consequences: tuple[Consequence, ...]
     fields: tuple[FieldChange, ...] = ()
     renamed_from: str | None = None
+    capacity: CapacityChange | None = None  # None: not priced (e.g. the base was not planned)
 
     @property
     def kinds(self) -> set[str]:
         return {c.kind for c in self.consequences}
+
+
+@dataclass(frozen=True)
+class UnchangedCost:
+    """A stream the change leaves alone, for the picture of the whole stack."""
+
+    name: str
+    identity: str
+    cost: Cost
+
+
+@dataclass(frozen=True)
+class CostChange:
+    """The stack's monthly cost before and after; ``old_monthly`` is ``None`` when the base's
+    streams cannot be read by this code (a base from an older spark-streams), and
+    ``unknown`` then says why."""
+
+    old_monthly: float | None
+    new_monthly: float | None
+    currency: str
+    warn_above: WarnAbove | None = None
+    unchanged: tuple[UnchangedCost, ...] = ()
+    unknown: str | None = None
+
+    @property
+    def delta_monthly(self) -> float | None:
+        if self.old_monthly is None or self.new_monthly is None:
+            return None
+        return self.new_monthly - self.old_monthly
+
+    @property
+    def warning(self) -> bool:
+        """The rise crosses the stack's ``pricing.warnAbove``."""
+        if self.warn_above is None or self.old_monthly is None or self.new_monthly is None:
+            return False
+        return self.warn_above.exceeded(self.old_monthly, self.new_monthly)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "old_monthly": self.old_monthly,
+            "new_monthly": self.new_monthly,
+            "delta_monthly": self.delta_monthly,
+            "currency": self.currency,
+            "warn_above": None if self.warn_above is None else str(self.warn_above),
+            "unknown": self.unknown,
+            "unchanged": [
+                {"name": u.name, "identity": u.identity, "capacity": u.cost.to_json()}
+                for u in self.unchanged
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> CostChange:
+        def money(key: str) -> float | None:
+            found = value[key]
+            return None if found is None else float(found)
+
+        warn_above = value.get("warn_above")
+        return cls(
+            old_monthly=money("old_monthly"),
+            new_monthly=money("new_monthly"),
+            currency=str(value["currency"]),
+            warn_above=None if warn_above is None else parse_warn_above(warn_above),
+            unchanged=tuple(
+                UnchangedCost(str(u["name"]), str(u["identity"]), Cost.from_json(u["capacity"]))
+                for u in value.get("unchanged", [])
+            ),
+            unknown=value.get("unknown"),
+        )
 
 
 @dataclass(frozen=True)
@@ -269,6 +371,8 @@ class DiffResult:
     # Set when the base could not be planned: why, and the working tree's streams.
     base_error: str | None = None
     not_comparable: tuple[StreamChange, ...] = ()
+    # What the change costs; None when it was not priced (a diff from before issue #16).
+    cost: CostChange | None = None
 
     @property
     def streams_by_kind(self) -> dict[str, tuple[StreamChange, ...]]:
@@ -293,6 +397,8 @@ class DiffResult:
                 value["renamed_from"] = entry.renamed_from
                 value["fields"] = [vars(f) for f in entry.fields]
             value["consequences"] = [vars(c) for c in entry.consequences]
+            if entry.capacity is not None:
+                value["capacity"] = entry.capacity.to_json()
             return value
 
         def shared(entry: SharedChange) -> dict[str, Any]:
@@ -318,6 +424,7 @@ class DiffResult:
             },
             "base_error": self.base_error,
             "not_comparable": [stream(e) for e in self.not_comparable],
+            "cost": None if self.cost is None else self.cost.to_json(),
         }
 
     @classmethod
@@ -337,6 +444,9 @@ class DiffResult:
                     for f in entry.get("fields", [])
                 ),
                 renamed_from=entry.get("renamed_from"),
+                capacity=CapacityChange.from_json(entry["capacity"])
+                if entry.get("capacity") is not None
+                else None,
             )
 
         def shared(entry: Mapping[str, Any]) -> SharedChange:
@@ -361,6 +471,7 @@ class DiffResult:
             shared_changed=tuple(shared(e) for e in other["changed"]),
             base_error=value.get("base_error"),
             not_comparable=tuple(stream(e) for e in value.get("not_comparable", [])),
+            cost=CostChange.from_json(value["cost"]) if value.get("cost") is not None else None,
         )
 
 
@@ -394,9 +505,18 @@ def not_comparable(after: Side, *, stack: str, base: str, commit: str, reason: s
 # --- comparing two sides --------------------------------------------------------------------
 
 
-def compare(old: Side, new: Side, *, stack: str, base: str, commit: str) -> DiffResult:
-    """What changes from ``old`` to ``new``; :class:`InvalidInputError` for a ``renamed_from``
-    that names a removed stream without its identity (it would start over, not rename)."""
+def compare(
+    old: Side,
+    new: Side,
+    *,
+    stack: str,
+    base: str,
+    commit: str,
+    pricing: PricingConfig | None = None,
+) -> DiffResult:
+    """What changes from ``old`` to ``new``, priced when ``pricing`` is given;
+    :class:`InvalidInputError` for a ``renamed_from`` that names a removed stream without its
+    identity (it would start over, not rename)."""
     gone = sorted(set(old.streams) - set(new.streams))
     added = [_added(new, i) for i in sorted(set(new.streams) - set(old.streams))]
     removed = [_removed(old, i) for i in gone]
@@ -409,7 +529,7 @@ def compare(old: Side, new: Side, *, stack: str, base: str, commit: str) -> Diff
         if (entry := _changed(old, new, i)) is not None
     ]
     shared_added, shared_removed, shared_changed = _shared(old, new)
-    return DiffResult(
+    result = DiffResult(
         stack=stack,
         base=base,
         base_commit=commit,
@@ -419,6 +539,71 @@ def compare(old: Side, new: Side, *, stack: str, base: str, commit: str) -> Diff
         shared_added=shared_added,
         shared_removed=shared_removed,
         shared_changed=shared_changed,
+    )
+    return result if pricing is None else _priced(result, old, new, pricing)
+
+
+# --- what it costs ---------------------------------------------------------------------------
+
+
+def _side_costs(side: Side, pricing: PricingConfig) -> dict[str, Cost] | str:
+    """Each stream's cost by identity, or why the side's streams cannot be priced.
+
+    The streams are JSON from another version of the code: this code reads them back as its
+    own effective streams, and a shape it does not know leaves the side's cost unknown.
+    """
+    costs: dict[str, Cost] = {}
+    for identity, fields in side.streams.items():
+        try:
+            costs[identity] = stream_cost(EffectiveStream.model_validate(fields), pricing)
+        except ValidationError:
+            return (
+                f"stream '{fields.get('name')}' of the base is in a shape this version of "
+                "spark-streams does not read"
+            )
+        except ValueError as error:
+            return f"stream '{fields.get('name')}': {error}"
+    return costs
+
+
+def _priced(result: DiffResult, old: Side, new: Side, pricing: PricingConfig) -> DiffResult:
+    before, after = _side_costs(old, pricing), _side_costs(new, pricing)
+    known_before = before if isinstance(before, dict) else {}
+    known_after = after if isinstance(after, dict) else {}
+
+    def priced(entries: tuple[StreamChange, ...]) -> tuple[StreamChange, ...]:
+        return tuple(
+            replace(
+                e,
+                capacity=CapacityChange(known_before.get(e.identity), known_after.get(e.identity)),
+            )
+            for e in entries
+        )
+
+    listed = {e.identity for entries in result.streams_by_kind.values() for e in entries}
+    currency = pricing.currency
+    cost = CostChange(
+        old_monthly=total_cost(before.values(), currency).monthly_cost
+        if isinstance(before, dict)
+        else None,
+        new_monthly=total_cost(after.values(), currency).monthly_cost
+        if isinstance(after, dict)
+        else None,
+        currency=currency,
+        warn_above=pricing.warn_above,
+        unchanged=tuple(
+            UnchangedCost(new.streams[i]["name"], i, known_after[i])
+            for i in sorted(known_after)
+            if i not in listed
+        ),
+        unknown=next((why for why in (before, after) if isinstance(why, str)), None),
+    )
+    return replace(
+        result,
+        added=priced(result.added),
+        removed=priced(result.removed),
+        changed=priced(result.changed),
+        cost=cost,
     )
 
 
@@ -645,8 +830,9 @@ def _uri(location: Mapping[str, str]) -> str:
 # --- markdown -------------------------------------------------------------------------------
 
 
-def markdown(result: DiffResult) -> str:
-    """The diff as a merge-request note section: streams first, in words."""
+def markdown(result: DiffResult, *, with_cost: bool = True) -> str:
+    """The diff as a merge-request note section: streams first, in words; their cost in a table
+    unless ``with_cost`` is false (the note shows it above)."""
     shared = {
         "added": result.shared_added,
         "changed": result.shared_changed,
@@ -675,6 +861,8 @@ def markdown(result: DiffResult) -> str:
         sections = {
             title.capitalize(): entries for title, entries in result.streams_by_kind.items()
         }
+        if with_cost:
+            lines += cost_table(result)
     for title, entries in sections.items():
         if not entries:
             continue
@@ -717,3 +905,72 @@ def _show(value: Any) -> str:
 
 
 _SHOWN = 240
+
+
+def money(amount: float, currency: str, *, cents: bool = True) -> str:
+    """``$1,234.56``; ``-$312`` without cents; codes without a symbol after: ``1,234.56 CHF``."""
+    digits = f"{abs(amount):,.{2 if cents else 0}f}"
+    sign = "-" if round(amount, 2 if cents else 0) < 0 else ""
+    symbol = _SYMBOLS.get(currency)
+    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{digits} {currency}"
+
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def cost_table(result: DiffResult) -> list[str]:
+    """Markdown lines: each added, removed and changed stream's requests and monthly cost
+    before and after, and the stack's total; nothing when the diff was not priced."""
+    cost = result.cost
+    if cost is None:
+        return []
+    lines = [
+        "",
+        f"#### Monthly cost ({cost.currency}, requests at the stack's prices; see docs/cost.md)",
+    ]
+    if cost.unknown:
+        lines += ["", f"_Before is unknown: {cost.unknown}._"]
+    if not any(result.streams_by_kind.values()) and cost.new_monthly is not None:
+        return [*lines, "", f"No stream changes: {money(cost.new_monthly, cost.currency)} a month."]
+    lines += [
+        "",
+        "| stream | change | CPU | memory (GiB) | monthly cost |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+
+    def span(old: float | None, new: float | None, show: Callable[[float], str]) -> str:
+        if old is not None and new is not None and round(old, 2) == round(new, 2):
+            return show(new)
+        return f"{'—' if old is None else show(old)} → {'—' if new is None else show(new)}"
+
+    def amount(value: float) -> str:
+        return money(value, cost.currency)
+
+    columns: tuple[tuple[Callable[[Cost], float], Callable[[float], str]], ...] = (
+        (lambda c: c.cpu, _number),
+        (lambda c: c.memory_gib, _number),
+        (lambda c: c.monthly_cost, amount),
+    )
+    for kind, entries in result.streams_by_kind.items():
+        for entry in entries:
+            change = entry.capacity or CapacityChange(None, None)
+            old, new = change.old, change.new
+            cells = [
+                span(None if old is None else pick(old), None if new is None else pick(new), show)
+                for pick, show in columns
+            ]
+            lines.append(f"| `{entry.name}` | {kind} | {' | '.join(cells)} |")
+    delta = cost.delta_monthly
+    change_text = (
+        ""
+        if delta is None or round(delta, 2) == 0
+        else f" ({'+' if delta > 0 else ''}{amount(delta)})"
+    )
+    lines.append(
+        f"| **total** | | | | **{span(cost.old_monthly, cost.new_monthly, amount)}**{change_text} |"
+    )
+    return lines
+
+
+def _number(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")

@@ -1,4 +1,5 @@
-"""The merge-request note: stream diff first, then ``pulumi preview --diff``, secrets masked.
+"""The merge-request note: what the change costs, the stream diff, then ``pulumi preview
+--diff``, secrets masked.
 
 Pure text building; posting it is :mod:`spark_streams.gitlab_notes`.
 """
@@ -6,10 +7,13 @@ Pure text building; posting it is :mod:`spark_streams.gitlab_notes`.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
-from spark_streams.diff import MARKDOWN_START, DiffResult, markdown
+from spark_streams.capacity import Cost
+from spark_streams.diff import MARKDOWN_START, CostChange, DiffResult, cost_table, markdown, money
+from spark_streams.pricing import MonthlyAmount, Percent
 from spark_streams.stackfile import SECRET_PLACEHOLDER, leaves
 
 # GitLab refuses notes longer than this many characters.
@@ -23,8 +27,8 @@ def marker(stack: str) -> str:
     return f"<!-- spark-streams:mr-note stack={stack} -->"
 
 
-def diff_section(text: str) -> str:
-    """``spark-streams diff`` output: JSON is rendered, its markdown taken as it is.
+def read_diff(text: str) -> DiffResult | None:
+    """``spark-streams diff --json`` output read back; ``None`` for its markdown output.
 
     :class:`ValueError` for anything else.
     """
@@ -36,9 +40,9 @@ def diff_section(text: str) -> str:
                 "neither `spark-streams diff --json` output nor its markdown (which starts "
                 f"with {MARKDOWN_START!r})"
             ) from None
-        return text.strip() + "\n"
+        return None
     try:
-        return markdown(DiffResult.from_json(value))
+        return DiffResult.from_json(value)
     except (KeyError, TypeError, AttributeError) as error:
         raise ValueError(
             f"JSON that is not `spark-streams diff --json` output ({type(error).__name__}: {error})"
@@ -49,6 +53,111 @@ _CONFIG_SHAPE = (
     'the output of `pulumi config --show-secrets --json`: {"<project>:<key>": {"value": ..., '
     '"secret": true|false}, ...}'
 )
+
+
+# --- what the change costs (issue #16; docs/cost.md) -----------------------------------------
+
+
+def cost_section(result: DiffResult | None) -> list[str]:
+    """The note's opening lines: the headline, a warning past ``pricing.warnAbove``, the table
+    of the streams the change prices, and a chart of the stack's cost by stream."""
+    cost = result.cost if result is not None else None
+    if result is None or result.base_error or cost is None:
+        return [headline(result)]
+    lines = [headline(result)]
+    if cost.warning and cost.warn_above is not None:
+        lines += ["", warning(cost.warn_above, cost.currency)]
+    lines += cost_table(result)
+    # Unknown costs of the base would draw as nothing: no chart then.
+    return lines if cost.delta_monthly is None else [*lines, "", *cost_chart(result, cost)]
+
+
+def headline(result: DiffResult | None) -> str:
+    """One line in the words reviewers know from cost tools, e.g. "Monthly cost will increase
+    by $312 (+18%) to $2,045 (2 streams changed)"."""
+    if result is None:
+        return (
+            "Monthly cost not estimated: that needs the stream diff as `spark-streams diff --json`."
+        )
+    if result.base_error:
+        return "Monthly cost change unknown: the base could not be planned."
+    cost = result.cost
+    if cost is None:
+        return "Monthly cost not estimated: the diff was written by a spark-streams without costs."
+    old, new, delta = cost.old_monthly, cost.new_monthly, cost.delta_monthly
+    if old is None or new is None or delta is None:
+        now = "" if new is None else f" (now {money(new, cost.currency, cents=False)})"
+        return f"Monthly cost change unknown{now}: {cost.unknown}."
+    if round(delta, 2) == 0:
+        return f"Monthly cost will not change ({money(new, cost.currency, cents=False)})."
+    # Cents only where whole units would hide the change.
+    by = money(abs(delta), cost.currency, cents=abs(delta) < 10)
+    share = f" ({_percent(delta, old)})" if old else ""
+    count = _streams_whose_cost_changes(result)
+    streams = f"{count} stream{'s' if count != 1 else ''} changed"
+    return (
+        f"Monthly cost will {'increase' if delta > 0 else 'decrease'} by {by}{share} "
+        f"to {money(new, cost.currency, cents=False)} ({streams})"
+    )
+
+
+def warning(threshold: Percent | MonthlyAmount, currency: str) -> str:
+    """The line a rise past the stack's ``pricing.warnAbove`` adds."""
+    limit = (
+        f"{threshold} of the current cost"
+        if isinstance(threshold, Percent)
+        else f"{money(threshold.value, currency)} a month"
+    )
+    return (
+        f"⚠️ **This change raises the stack's monthly cost by more than {limit}** "
+        f"(`pricing.warnAbove: {threshold}`)."
+    )
+
+
+def cost_chart(result: DiffResult, cost: CostChange) -> list[str]:
+    """A Mermaid bar chart of every stream's monthly cost, before and after, side by side.
+
+    One bar per stream and side: xychart draws several bar series on top of each other, so the
+    smaller would hide. GitLab and GitHub render ``mermaid`` code blocks in notes.
+    """
+    bars = {u.name: (u.cost.monthly_cost, u.cost.monthly_cost) for u in cost.unchanged}
+    for entries in result.streams_by_kind.values():
+        for entry in entries:
+            change = entry.capacity
+            old = change.old.monthly_cost if change and change.old else 0.0
+            new = change.new.monthly_cost if change and change.new else 0.0
+            bars[entry.name] = (old, new)
+    labels, values = [], []
+    for name, (old, new) in sorted(bars.items()):
+        labels += [f'"{name} before"', f'"{name} after"']
+        values += [round(old), round(new)]
+    top = max([1, *values])
+    return [
+        "```mermaid",
+        "xychart-beta horizontal",
+        f'    title "Monthly cost by stream, before and after ({cost.currency})"',
+        f"    x-axis [{', '.join(labels)}]",
+        f'    y-axis "{cost.currency} a month" 0 --> {math.ceil(top * 1.1)}',
+        f"    bar [{', '.join(map(str, values))}]",
+        "```",
+    ]
+
+
+def _percent(delta: float, old: float) -> str:
+    share = delta / old * 100
+    return f"{share:+.0f}%" if abs(share) >= 1 else f"{share:+.1f}%"
+
+
+def _streams_whose_cost_changes(result: DiffResult) -> int:
+    def monthly(cost: Cost | None) -> float:
+        return 0.0 if cost is None else cost.monthly_cost
+
+    return sum(
+        1
+        for entries in result.streams_by_kind.values()
+        for e in entries
+        if e.capacity and round(monthly(e.capacity.old), 2) != round(monthly(e.capacity.new), 2)
+    )
 
 
 def secret_values_from_config(config_json: str) -> list[str]:
@@ -82,22 +191,32 @@ def mask(text: str, secrets: Iterable[str]) -> str:
 def build(
     stack: str,
     preview: str,
-    diff: str | None,
+    diff: DiffResult | str | None,
     secrets: Iterable[str],
     artifact_url: str | None,
     limit: int = GITLAB_NOTE_LIMIT,
 ) -> tuple[str, str]:
     """``(note, full_text)``: the note fits ``limit``; ``full_text`` is never truncated.
 
-    ``diff`` is the stream diff's section, as markdown (see :func:`diff_section`).
+    ``diff`` is the stream diff (its cost opens the note), or a section of markdown already
+    written (a diff's markdown output, or why there is none).
     """
     secrets = list(secrets)
+    result = diff if isinstance(diff, DiffResult) else None
+    if isinstance(diff, DiffResult):
+        section = markdown(diff, with_cost=False)
+    elif diff is not None:
+        section = diff.strip() + "\n"
+    else:
+        section = "_No stream diff was given._\n"
     head = "\n".join(
         [
             marker(stack),
+            *cost_section(result),
+            "",
             f"## Pulumi preview of stack `{stack}`",
             "",
-            diff if diff is not None else "_No stream diff was given._\n",
+            section,
         ]
     )
     preview = mask(preview, secrets)

@@ -35,6 +35,12 @@ def stack_config(stack: str = "dev") -> StackConfig:
     return parse_stack_config(stack_values(stack), file=f"Pulumi.{stack}.yaml")
 
 
+class OwnedStream(EffectiveStream):
+    """A stream as it will be once streams have an owner (another change adds the field)."""
+
+    owner: str | None = None
+
+
 def effective_streams(stack: str) -> tuple[EffectiveStream, ...]:
     return inputs.load(PROJECT, stackfile.read(PROJECT, stack)).streams
 

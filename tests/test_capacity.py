@@ -6,12 +6,27 @@ import re
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from spark_streams.capacity import (
+    Cost,
+    RoleCapacity,
+    StreamCapacity,
+    capacity,
+    group_costs,
+    monthly_cost,
+    node_selectors,
+    stream_cost,
+    stream_costs,
+    total_cost,
+)
+from spark_streams.discovery import StreamFile
+from spark_streams.model import Driver, Executor, Stream
+from spark_streams.pricing import (
     HOURS_PER_MONTH,
     ON_DEMAND_DEFAULT,
     SPOT_DEFAULT,
@@ -19,19 +34,11 @@ from spark_streams.capacity import (
     Percent,
     PricingConfig,
     Rate,
-    RoleCapacity,
-    StreamCapacity,
-    capacity,
     capacity_type,
-    monthly_cost,
-    node_selectors,
-    stack_monthly_cost,
-    stream_monthly_cost,
 )
-from spark_streams.discovery import StreamFile
-from spark_streams.model import Driver, Executor, Stream
+from spark_streams.problems import InvalidInputError
 from spark_streams.resolve import EffectiveStream, resolve
-from tests.conftest import stack_config
+from tests.conftest import OwnedStream, stack_config
 
 CONFIGS = {stack: stack_config(stack) for stack in ("dev", "prod")}
 VERSIONS = ("3.5.5", "4.0.0")
@@ -51,6 +58,10 @@ def sized(memory: str, **more: Any) -> dict[str, Any]:
         "executor": Executor(memory=memory, memory_overhead=None),
         **more,
     }
+
+
+def stream_monthly_cost(stream: EffectiveStream, pricing: PricingConfig) -> float:
+    return stream_cost(stream, pricing).monthly_cost
 
 
 def memory(stream: EffectiveStream) -> tuple[int, int]:
@@ -315,11 +326,6 @@ def test_each_role_is_priced_on_the_capacity_it_lands_on() -> None:
     )
 
 
-def test_a_streams_cost_places_its_roles_by_their_node_selectors() -> None:
-    placed = stream_monthly_cost(effective(spark_conf=SPOT_EXECUTORS), PRICES)
-    assert placed == pytest.approx(((0.04 + 2.5 * 0.005) + (8 * 0.01 + 20 * 0.001)) * 730)
-
-
 def test_pricing_reads_the_stack_files_camel_case() -> None:
     pricing = PricingConfig.model_validate(
         {
@@ -383,6 +389,9 @@ def test_warn_above_is_exceeded_by_a_rise_beyond_it() -> None:
 
 # --- Properties --------------------------------------------------------------------------------
 
+# Each example resolves streams with pydantic: under a loaded parallel run one can take longer
+# than Hypothesis's default 200 ms deadline, which says nothing about the properties.
+NO_DEADLINE = hypothesis.settings(deadline=None)
 prices = st.floats(min_value=1e-5, max_value=1.0)
 rates = st.builds(lambda cpu, gib: Rate(vcpu_hour=cpu, gib_hour=gib), prices, prices)
 pricings = st.builds(
@@ -417,6 +426,7 @@ def with_executor(fields: dict[str, Any], **change: Any) -> EffectiveStream:
     return effective(**{**fields, "executor": fields["executor"].model_copy(update=change)})
 
 
+@NO_DEADLINE
 @given(settings(), pricings)
 def test_cost_grows_with_executor_instances(fields: dict[str, Any], pricing: PricingConfig) -> None:
     instances = fields["executor"].instances
@@ -425,6 +435,7 @@ def test_cost_grows_with_executor_instances(fields: dict[str, Any], pricing: Pri
     assert after > before
 
 
+@NO_DEADLINE
 @given(settings(), pricings, st.integers(1, 4096))
 def test_cost_grows_with_executor_memory(
     fields: dict[str, Any], pricing: PricingConfig, more: int
@@ -435,6 +446,7 @@ def test_cost_grows_with_executor_memory(
     assert after > before
 
 
+@NO_DEADLINE
 @given(settings(), pricings)
 def test_cost_grows_with_executor_cores(fields: dict[str, Any], pricing: PricingConfig) -> None:
     cores = fields["executor"].cores
@@ -443,20 +455,95 @@ def test_cost_grows_with_executor_cores(fields: dict[str, Any], pricing: Pricing
     assert after > before
 
 
+@NO_DEADLINE
 @given(settings(), pricings)
 def test_a_suspended_stream_costs_nothing(fields: dict[str, Any], pricing: PricingConfig) -> None:
     assert stream_monthly_cost(effective(**fields, suspend=True), pricing) == 0.0
     assert stream_monthly_cost(effective(**fields), pricing) > 0.0
 
 
+@NO_DEADLINE
 @given(st.lists(settings(), max_size=6), pricings)
 def test_the_stack_total_is_the_sum_of_its_streams(
     many: list[dict[str, Any]], pricing: PricingConfig
 ) -> None:
     streams = [effective(**fields) for fields in many]
-    each = [stream_monthly_cost(stream, pricing) for stream in streams]
-    assert stack_monthly_cost(streams, pricing) == pytest.approx(sum(each))
-    half = len(streams) // 2
-    assert stack_monthly_cost(streams, pricing) == pytest.approx(
-        stack_monthly_cost(streams[:half], pricing) + stack_monthly_cost(streams[half:], pricing)
+    each = [stream_cost(stream, pricing) for stream in streams]
+    total = total_cost(each, pricing.currency)
+    assert total.monthly_cost == pytest.approx(sum(c.monthly_cost for c in each))
+    assert total.cpu == pytest.approx(sum(c.cpu for c in each))
+    assert total.memory_gib == pytest.approx(sum(c.memory_gib for c in each))
+    half = len(each) // 2
+    parts = total_cost(each[:half], pricing.currency) + total_cost(each[half:], pricing.currency)
+    assert parts.monthly_cost == pytest.approx(total.monthly_cost)
+
+
+# --- What list and diff show -------------------------------------------------------------------
+
+
+def test_a_streams_cost_holds_its_requests_and_their_price() -> None:
+    found = stream_cost(effective(spark_conf=SPOT_EXECUTORS), PRICES)
+    assert (found.cpu, found.memory_gib, found.currency) == (9.0, 22.5, "USD")
+    # the driver on demand, the executors on spot
+    assert found.monthly_cost == pytest.approx(
+        ((0.04 + 2.5 * 0.005) + (8 * 0.01 + 20 * 0.001)) * 730
+    )
+
+
+def test_costs_add_up_and_read_back_from_json() -> None:
+    a, b = Cost(1.5, 2.25, 10.004, "EUR"), Cost(2.0, 0.5, 5.0, "EUR")
+    assert total_cost([a, b], "EUR") == Cost(3.5, 2.75, 15.004, "EUR")
+    assert total_cost([], "EUR") == Cost(0.0, 0.0, 0.0, "EUR")
+    assert a.to_json() == {
+        "cpu": 1.5,
+        "memory_gib": 2.25,
+        "monthly_cost": 10.004,
+        "currency": "EUR",
+    }
+    assert Cost.from_json(b.to_json()) == b
+    with pytest.raises(ValueError, match="cannot add USD to EUR"):
+        total_cost([a, Cost(1, 1, 1, "USD")], "EUR")
+
+
+def test_streams_spark_would_refuse_are_named_with_their_file() -> None:
+    good = effective()
+    bad = effective(spark_conf={"spark.kubernetes.memoryOverheadFactor": "lots"})
+    bad = bad.model_copy(update={"name": "bad", "identity": "bad-id"})
+    with pytest.raises(InvalidInputError) as error:
+        stream_costs([good, bad], PRICES)
+    (problem,) = error.value.problems
+    assert (problem.file, problem.stream, problem.field) == ("streams/x.py", "bad", "spark_conf")
+    assert "spark.kubernetes.memoryOverheadFactor" in problem.message
+    assert set(stream_costs([good], PRICES)) == {good.identity}
+
+
+def test_warn_above_is_written_back_as_the_stack_file_has_it() -> None:
+    for written in ("20%", "12.5%", "500", "99.5"):
+        parsed = PricingConfig.model_validate({"warnAbove": written}).warn_above
+        assert str(parsed) == written
+        assert PricingConfig.model_validate({"warnAbove": str(parsed)}).warn_above == parsed
+
+
+def test_costs_group_by_owner_largest_first_and_ownerless_streams_together() -> None:
+    def stream(name: str, owner: str | None, instances: int) -> OwnedStream:
+        found = effective(executor=Executor(instances=instances))
+        fields = {**found.model_dump(), "name": name, "identity": name, "owner": owner}
+        return OwnedStream.model_validate(fields)
+
+    streams = [
+        stream("a", "payments", 2),
+        stream("b", "growth", 1),
+        stream("c", "payments", 1),
+        stream("d", None, 1),
+    ]
+    costs = stream_costs(streams, PRICES)
+    groups = group_costs(streams, costs, "owner", "USD")
+    assert [(g.key, g.streams) for g in groups] == [
+        ("payments", ("a", "c")),
+        ("(none)", ("d",)),
+        ("growth", ("b",)),
+    ]
+    assert groups[0].cost == costs["a"] + costs["c"]
+    assert total_cost((g.cost for g in groups), "USD").monthly_cost == pytest.approx(
+        total_cost(costs.values(), "USD").monthly_cost
     )

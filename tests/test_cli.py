@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from spark_streams import cli, inputs, stackfile
 from spark_streams.cli import main
-from tests.conftest import PROJECT, StreamWriter
+from tests.conftest import PROJECT, OwnedStream, StreamWriter
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -186,6 +190,106 @@ def test_list_shows_effective_settings_per_stack(capsys: pytest.CaptureFixture[s
     assert "orders-ingest" in out and "payments-audit" in out
 
 
+def mib(quantity: str) -> int:
+    """A Spark memory size as the SparkApplication spells it (e.g. '4g', '512m'), in MiB."""
+    units = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+    return int(int(quantity[:-1]) * units[quantity[-1].lower()])
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_list_json_capacity_is_what_the_rendered_spark_applications_request(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Independent of capacity.py: every pod's cores and memory + memoryOverhead, as rendered.
+    code, out, _ = run(capsys, "render", "--stack", stack)
+    assert code == 0
+    rendered = {}
+    for app in yaml.safe_load_all(out):
+        if not app or app["kind"] != "SparkApplication":
+            continue
+        driver, executor = app["spec"]["driver"], app["spec"]["executor"]
+        pods = [(1, driver), (executor["instances"], executor)]
+        rendered[app["metadata"]["name"]] = (
+            sum(n * role["cores"] for n, role in pods),
+            sum(n * (mib(role["memory"]) + mib(role["memoryOverhead"])) for n, role in pods) / 1024,
+        )
+    code, out, _ = run(capsys, "list", "--stack", stack, "--json")
+    assert code == 0
+    listed = json.loads(out)
+    found = {s["name"]: s["capacity"] for s in listed["streams"]}
+    assert set(found) == set(rendered)
+    for name, (cpu, memory_gib) in rendered.items():
+        assert (found[name]["cpu"], found[name]["memory_gib"]) == (cpu, memory_gib), name
+        assert found[name]["currency"] == "USD" and found[name]["monthly_cost"] > 0
+    total = listed["total"]
+    assert total["cpu"] == sum(c for c, _ in rendered.values())
+    assert total["memory_gib"] == sum(m for _, m in rendered.values())
+    assert total["monthly_cost"] == pytest.approx(
+        sum(c["monthly_cost"] for c in found.values()), abs=0.01
+    )
+
+
+def test_list_shows_each_streams_cost_and_the_stacks_total(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "list", "--stack", "prod")
+    assert code == 0
+    header, *rows = out.splitlines()
+    assert header.split()[-3:] == ["CPU", "GiB", "USD/MONTH"]
+    costs = {
+        row.split()[0]: row.split()[-3:] for row in rows if row.startswith(("orders", "click"))
+    }
+    assert costs["clickstream-ingest"][:2] == ["17", "42.5"]  # 1 + 8 x 2 cores; 2.5 + 8 x 5 GiB
+    assert costs["orders-ingest"][:2] == ["13", "44.5"]  # 1 + 6 x 2 cores; 2.5 + 6 x 7 GiB
+    found = re.search(
+        r"^Total requested: 30 CPU, 87.0 GiB, USD ([0-9,.]+) a month .*not usage", out, re.M
+    )
+    assert found is not None, out
+    each = [float(cost[2].replace(",", "")) for cost in costs.values()]
+    assert float(found.group(1).replace(",", "")) == pytest.approx(sum(each), abs=0.01)
+
+
+def test_list_by_owner_sums_the_costs_of_each_owners_streams(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owners = {"orders-ingest": "checkout", "clickstream-ingest": None}
+
+    def with_owners(project_dir: Path, args: argparse.Namespace) -> inputs.Inputs:
+        loaded = inputs.load(project_dir, stackfile.read(project_dir, args.stack))
+        streams = tuple(
+            OwnedStream.model_validate({**s.model_dump(), "owner": owners[s.name]})
+            for s in loaded.streams
+        )
+        return replace(loaded, streams=streams)
+
+    monkeypatch.setattr(cli, "_inputs", with_owners)
+    code, out, _ = run(capsys, "list", "--stack", "prod", "--by", "owner", "--json")
+    assert code == 0
+    listed = json.loads(out)
+    groups = {g["owner"]: g for g in listed["by_owner"]}
+    assert set(groups) == {"checkout", "(none)"}
+    assert groups["checkout"]["streams"] == ["orders-ingest"]
+    assert groups["checkout"]["capacity"]["cpu"] == 13
+    assert sum(g["capacity"]["monthly_cost"] for g in groups.values()) == pytest.approx(
+        listed["total"]["monthly_cost"]
+    )
+    code, out, _ = run(capsys, "list", "--stack", "prod", "--by", "owner")
+    assert code == 0
+    owner_rows = out[out.index("OWNER") :].splitlines()
+    assert [row.split()[:3] for row in owner_rows[1:3]] == [
+        ["(none)", "1", "17"],  # clickstream-ingest costs more: first
+        ["checkout", "1", "13"],
+    ]
+
+
+def test_list_by_owner_waits_for_streams_to_have_owners(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(capsys, "list", "--stack", "prod", "--by", "owner")
+    assert code == 2
+    assert "streams have no owner yet" in err
+
+
 def test_plan_text_says_it_is_offline(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "plan", "--stack", "dev")
     assert code == 0
@@ -287,7 +391,7 @@ def test_list_shows_disabled_streams_and_the_desired_state(
     header, *rows = out.splitlines()
     assert "DESIRED" in header and "STATE" not in header.split()
     assert any(r.split()[0] == "payments-audit" and "disabled" in r for r in rows)
-    assert out.rstrip().endswith("2 streams in stack prod, 1 disabled")
+    assert "\n2 streams in stack prod, 1 disabled\n" in out
     code, out, _ = run(capsys, "list", "--stack", "prod", "--json")
     assert json.loads(out)["disabled"] == ["payments-audit"]
 

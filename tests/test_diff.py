@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,8 +17,9 @@ from typing import Any
 import pytest
 
 from spark_streams.diff import DiffResult, Side, compare, evaluate_here, markdown
+from spark_streams.pricing import HOURS_PER_MONTH, ON_DEMAND_DEFAULT
 from spark_streams.problems import InvalidInputError
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, stack_config
 
 TRACKED = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py", "pyproject.toml")
 
@@ -92,7 +94,8 @@ class Trees:
     def result(self, stack: str) -> DiffResult:
         old = evaluate_here(PROJECT, stack, self.base)
         new = evaluate_here(PROJECT, stack, self.head)
-        return compare(old, new, stack=stack, base="base", commit="0" * 40)
+        pricing = stack_config(stack).pricing
+        return compare(old, new, stack=stack, base="base", commit="0" * 40, pricing=pricing)
 
     def json(self, stack: str = "dev") -> dict[str, Any]:
         return self.result(stack).to_json()
@@ -117,7 +120,11 @@ def test_no_change(repo: Path) -> None:
     assert result["changed"] is False
     assert result["streams"] == {"added": [], "removed": [], "changed": []}
     assert result["other"] == {"added": [], "removed": [], "changed": []}
-    assert "**No change.**" in run_diff(repo).stdout
+    text = run_diff(repo).stdout
+    assert "**No change.**" in text
+    assert re.search(r"^No stream changes: \$[0-9,]+\.[0-9]{2} a month\.$", text, re.M), text
+    assert "| stream |" not in text
+    assert result["cost"]["delta_monthly"] == 0 and len(result["cost"]["unchanged"]) == 3
 
 
 def test_more_executors_restart_the_stream_only(trees: Trees) -> None:
@@ -265,7 +272,7 @@ def test_mr_note_without_diff_uses_the_merge_requests_base(repo: Path) -> None:
     assert "`executor.instances`: `1` → `2`" in note(base)
     # an unreadable base still gives the preview its note, saying why the diff is missing in
     # one line; then the command fails
-    (why,) = [line for line in note("0000000", 1).splitlines() if "stream diff" in line]
+    (why,) = [line for line in note("0000000", 1).splitlines() if "no stream diff" in line]
     assert why.startswith("_no stream diff against 0000000: ")
 
 
@@ -418,3 +425,83 @@ def test_each_shared_change_says_what_it_does() -> None:
     new = Side({}, {"u": {**old.resources["u"], "inputs": {"spec": 2}}})
     text = markdown(compare(old, new, stack="prod", base="b", commit="0" * 40))
     assert "alert rules are updated for the current streams" in text
+
+
+# --- what it costs -------------------------------------------------------------------------------
+
+
+def monthly(cores: float, gib: float) -> float:
+    """On-demand list price of a month of these requests (prod sets no prices of its own)."""
+    rate = ON_DEMAND_DEFAULT
+    return (cores * rate.vcpu_hour + gib * rate.gib_hour) * HOURS_PER_MONTH
+
+
+def test_the_cost_of_more_executors_and_a_removed_stream(trees: Trees) -> None:
+    edit(trees.head / "orders.py", "instances=6", "instances=8")
+    (trees.head / "clickstream.py").unlink()
+    result = trees.json("prod")
+    (changed,) = result["streams"]["changed"]
+    (removed,) = result["streams"]["removed"]
+    # orders-ingest: driver 1 core, 2g + 512m; executors 2 cores, 6g + 1g each
+    assert changed["capacity"]["old"]["cpu"] == 1 + 6 * 2
+    assert changed["capacity"]["new"] == {
+        "cpu": 1 + 8 * 2,
+        "memory_gib": 2.5 + 8 * 7,
+        "monthly_cost": pytest.approx(monthly(17, 58.5)),
+        "currency": "USD",
+    }
+    # clickstream-ingest: driver 1 core, 2g + 512m; 8 executors of 2 cores, 4g + 1g
+    assert removed["capacity"]["new"] is None
+    assert removed["capacity"]["old"]["monthly_cost"] == pytest.approx(monthly(17, 42.5))
+    cost = result["cost"]
+    assert cost["delta_monthly"] == pytest.approx(monthly(2 * 2, 2 * 7) - monthly(17, 42.5))
+    assert cost["old_monthly"] == pytest.approx(monthly(13, 44.5) + monthly(17, 42.5))
+    assert cost["new_monthly"] == pytest.approx(monthly(17, 58.5))
+    assert cost["currency"] == "USD" and cost["unchanged"] == []
+    text = trees.markdown("prod")
+    assert "| `orders-ingest` | changed | 13 → 17 | 44.5 → 58.5 |" in text
+    assert "| `clickstream-ingest` | removed | 17 → — | 42.5 → — |" in text
+
+
+def test_unchanged_streams_are_priced_for_the_whole_picture(trees: Trees) -> None:
+    edit(trees.head / "orders.py", "instances=6", "instances=7")
+    cost = trees.result("prod").cost
+    assert cost is not None
+    (unchanged,) = cost.unchanged
+    assert unchanged.name == "clickstream-ingest"
+    assert unchanged.cost.monthly_cost == pytest.approx(monthly(17, 42.5))
+
+
+def test_a_base_in_a_shape_this_code_cannot_read_leaves_the_cost_unknown(trees: Trees) -> None:
+    edit(trees.head / "orders.py", "instances=6", "instances=8")
+    old = evaluate_here(PROJECT, "prod", trees.base)
+    for stream in old.streams.values():
+        del stream["driver"]  # e.g. a base from before the effective streams had one
+    new = evaluate_here(PROJECT, "prod", trees.head)
+    pricing = stack_config("prod").pricing
+    result = compare(old, new, stack="prod", base="b", commit="0" * 40, pricing=pricing)
+    assert result.cost is not None
+    assert (result.cost.old_monthly, result.cost.delta_monthly) == (None, None)
+    assert "does not read" in (result.cost.unknown or "")
+    assert result.cost.new_monthly == pytest.approx(monthly(17, 58.5) + monthly(17, 42.5))
+    changed = {c.name: c.capacity for c in result.changed}["orders-ingest"]
+    assert changed is not None and changed.old is None and changed.new is not None
+    assert "Before is unknown" in markdown(result)
+    assert DiffResult.from_json(json.loads(json.dumps(result.to_json()))) == result
+
+
+def test_a_priced_result_reads_back_and_an_older_one_reads_without_cost(trees: Trees) -> None:
+    (trees.head / "clickstream.py").unlink()
+    edit(trees.head / "orders.py", "instances=6", "instances=9")
+    result = trees.result("prod")
+    assert result.cost is not None and result.changed[0].capacity is not None
+    written = json.loads(json.dumps(result.to_json()))
+    assert DiffResult.from_json(written) == result
+    # A --diff file written before issue #16 has neither key.
+    del written["cost"]
+    for entries in written["streams"].values():
+        for entry in entries:
+            del entry["capacity"]
+    older = DiffResult.from_json(written)
+    assert older.cost is None and older.changed[0].capacity is None
+    assert "Monthly cost" not in markdown(older)

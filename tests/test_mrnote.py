@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from spark_streams import mrnote
+from spark_streams.capacity import Cost
 from spark_streams.cli import main
+from spark_streams.diff import CapacityChange, CostChange, DiffResult, StreamChange, UnchangedCost
+from spark_streams.pricing import MonthlyAmount, Percent
 from tests.conftest import PROJECT
 from tests.fake_gitlab import TOKEN, FakeGitLab, serve
 
@@ -55,7 +60,7 @@ def test_json_diffs_are_rendered_as_markdown() -> None:
         },
         "other": {"added": [], "removed": [], "changed": []},
     }
-    note, _ = mrnote.build("dev", PREVIEW, mrnote.diff_section(json.dumps(result)), [], None)
+    note, _ = mrnote.build("dev", PREVIEW, mrnote.read_diff(json.dumps(result)), [], None)
     assert "`executor.instances`: `1` → `2`" in note
 
 
@@ -365,3 +370,152 @@ def test_the_note_is_kept_out_of_the_repository_and_a_dry_run_writes_only_its_ou
         ["git", "check-ignore", "-q", ".spark-streams/mr-note-dev.md"], cwd=PROJECT, check=False
     )
     assert ignored.returncode == 0  # where the note goes without --output, when posting
+
+
+# --- what the change costs -----------------------------------------------------------------------
+
+
+def stream_change(name: str, old: float | None, new: float | None) -> StreamChange:
+    def cost(monthly: float | None) -> Cost | None:
+        return None if monthly is None else Cost(monthly / 100, monthly / 50, monthly, "USD")
+
+    return StreamChange(name, name, (), capacity=CapacityChange(cost(old), cost(new)))
+
+
+def priced(
+    changed: Mapping[str, tuple[float | None, float | None]],
+    unchanged: Mapping[str, float] | None = None,
+    warn_above: Percent | MonthlyAmount | None = None,
+) -> DiffResult:
+    """A priced diff: streams by name with their monthly cost before and after."""
+    entries = [stream_change(name, old, new) for name, (old, new) in changed.items()]
+    others = {name: Cost(0, 0, monthly, "USD") for name, monthly in (unchanged or {}).items()}
+    old_total = sum(o or 0 for o, _ in changed.values()) + sum(
+        c.monthly_cost for c in others.values()
+    )
+    new_total = sum(n or 0 for _, n in changed.values()) + sum(
+        c.monthly_cost for c in others.values()
+    )
+    return DiffResult(
+        stack="prod",
+        base="main",
+        base_commit="0" * 40,
+        added=tuple(e for e in entries if e.capacity and e.capacity.old is None),
+        removed=tuple(e for e in entries if e.capacity and e.capacity.new is None),
+        changed=tuple(
+            e for e in entries if e.capacity and None not in (e.capacity.old, e.capacity.new)
+        ),
+        cost=CostChange(
+            old_monthly=old_total,
+            new_monthly=new_total,
+            currency="USD",
+            warn_above=warn_above,
+            unchanged=tuple(UnchangedCost(n, n, c) for n, c in others.items()),
+        ),
+    )
+
+
+RISE = {"orders": (1000.0, 1200.0), "inventory": (None, 112.0), "clicks": (300.0, 300.0)}
+
+
+def note_of(result: DiffResult) -> list[str]:
+    note, _ = mrnote.build("prod", PREVIEW, result, [], None)
+    return note.splitlines()
+
+
+def test_the_note_opens_with_the_headline_after_its_marker() -> None:
+    lines = note_of(priced(RISE, {"payments": 433.0}))
+    assert lines[0] == mrnote.marker("prod")
+    # 1733 -> 2045; clicks is listed (say, renamed) but costs the same
+    assert lines[1] == "Monthly cost will increase by $312 (+18%) to $2,045 (2 streams changed)"
+    table = lines.index("| stream | change | CPU | memory (GiB) | monthly cost |")
+    assert lines.index("```mermaid") > table
+    assert lines.index("## Pulumi preview of stack `prod`") > lines.index("```mermaid")
+    assert sum("| stream | change |" in line for line in lines) == 1  # not again in the diff
+
+
+def test_the_headline_of_a_decrease() -> None:
+    fall = {"orders": (1200.0, 1000.0), "inventory": (112.0, None), "clicks": (300.0, 300.0)}
+    result = priced(fall, {"payments": 433.0})
+    assert mrnote.headline(result) == (
+        "Monthly cost will decrease by $312 (-15%) to $1,733 (2 streams changed)"
+    )
+
+
+def test_the_headline_of_no_change_and_of_a_change_of_cents() -> None:
+    assert mrnote.headline(priced({"clicks": (300.0, 300.0)}, {"orders": 1000.0})) == (
+        "Monthly cost will not change ($1,300)."
+    )
+    assert mrnote.headline(priced({"clicks": (300.0, 300.25)})) == (
+        "Monthly cost will increase by $0.25 (+0.1%) to $300 (1 stream changed)"
+    )
+
+
+def test_the_headline_when_the_cost_is_not_known() -> None:
+    assert mrnote.headline(None).startswith("Monthly cost not estimated")
+    unpriced = replace(priced(RISE), cost=None)
+    assert "without costs" in mrnote.headline(unpriced)
+    assert "could not be planned" in mrnote.headline(replace(priced(RISE), base_error="boom"))
+    result = priced(RISE)
+    assert result.cost is not None
+    unknown = replace(
+        result, cost=replace(result.cost, old_monthly=None, unknown="the base is too old")
+    )
+    lines = note_of(unknown)
+    assert lines[1] == "Monthly cost change unknown (now $1,612): the base is too old."
+    assert "```mermaid" not in lines  # the base's bars would be drawn as nothing
+
+
+@pytest.mark.parametrize(
+    ("threshold", "warned"),
+    [
+        (Percent(10), True),
+        (Percent(20), False),
+        (MonthlyAmount(311), True),
+        (MonthlyAmount(312), False),
+        (None, False),
+    ],
+)
+def test_a_rise_past_warn_above_adds_a_warning_line(
+    threshold: Percent | MonthlyAmount | None, warned: bool
+) -> None:
+    lines = note_of(priced(RISE, {"payments": 433.0}, warn_above=threshold))
+    warnings = [line for line in lines if line.startswith("⚠️ **This change raises")]
+    assert len(warnings) == (1 if warned else 0)
+    if warned:
+        assert lines[3] == warnings[0]  # under the headline
+        assert f"`pricing.warnAbove: {threshold}`" in warnings[0]
+
+
+def test_a_fall_never_warns() -> None:
+    fall = {"orders": (1200.0, 100.0)}
+    assert not any("⚠️" in line for line in note_of(priced(fall, warn_above=MonthlyAmount(0))))
+
+
+MERMAID = re.compile(
+    r"```mermaid\n"
+    r"xychart-beta horizontal\n"
+    r'    title "[^"\n]+"\n'
+    r'    x-axis \[(?P<labels>"[^"\n]+"(?:, "[^"\n]+")*)\]\n'
+    r'    y-axis "[^"\n]+" 0 --> (?P<top>[0-9]+)\n'
+    r"    bar \[(?P<bars>[0-9]+(?:, [0-9]+)*)\]\n"
+    r"```\n"
+)
+
+
+def test_the_chart_is_well_formed_mermaid_with_each_streams_cost_before_and_after() -> None:
+    note = "\n".join(note_of(priced(RISE, {"payments": 433.0}))) + "\n"
+    (chart,) = MERMAID.finditer(note)  # the whole block matches the grammar, once
+    labels = re.findall(r'"([^"]+)"', chart["labels"])
+    bars = [int(b) for b in chart["bars"].split(", ")]
+    assert dict(zip(labels, bars, strict=True)) == {
+        "clicks before": 300,
+        "clicks after": 300,
+        "inventory before": 0,
+        "inventory after": 112,
+        "orders before": 1000,
+        "orders after": 1200,
+        "payments before": 433,
+        "payments after": 433,
+    }
+    assert max(bars) <= int(chart["top"])
