@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, PlainValidator, model_validator
 
-from spark_streams.model import STRICT, Driver
+from spark_streams.model import STRICT, PodSettings
 from spark_streams.resolve import EffectiveStream
 
 HOURS_PER_MONTH = 730  # AWS's own month in its price pages: 8760 hours / 12
@@ -140,11 +140,19 @@ def _submitted_conf(stream: EffectiveStream) -> dict[str, str]:
     """The Spark conf the operator submits, as far as pod sizes and placement go."""
     conf = dict(stream.spark_conf)
     conf.update({f"spark.kubernetes.node.selector.{k}": v for k, v in stream.node_selector.items()})
-    roles: tuple[tuple[str, Driver], ...] = (
+    roles: tuple[tuple[str, PodSettings], ...] = (
         ("driver", stream.driver),
         ("executor", stream.executor),
     )
     for role, resources in roles:
+        # The role's own nodeSelector lands on its pod over everything else (the operator's
+        # webhook sets it after spark-submit built the pod).
+        conf.update(
+            {
+                f"spark.kubernetes.{role}.node.selector.{k}": v
+                for k, v in resources.node_selector.items()
+            }
+        )
         conf[f"spark.{role}.cores"] = str(resources.cores)
         conf[f"spark.{role}.memory"] = resources.memory
         if resources.core_request is not None:

@@ -72,7 +72,14 @@ TRUST_POLICY_FALSE_POSITIVES = {
 
 def test_trust_policies_have_no_other_parliament_findings() -> None:
     for stream in streams("prod"):
-        findings = lint(iam.trust_policy(OIDC, ISSUER, stream.namespace, stream.service_account))
+        findings = lint(
+            iam.trust_policy(
+                OIDC,
+                ISSUER,
+                stream.namespace,
+                [stream.service_account, stream.executor_service_account],
+            )
+        )
         assert set(findings) <= TRUST_POLICY_FALSE_POSITIVES
 
 
@@ -114,7 +121,7 @@ def test_kms_is_granted_only_when_buckets_use_kms() -> None:
 
 
 def test_trust_is_one_service_account_and_the_sts_audience() -> None:
-    document = iam.trust_policy(OIDC, ISSUER, "spark-streams", "orders-ingest")
+    document = iam.trust_policy(OIDC, ISSUER, "spark-streams", ["orders-ingest"])
     (statement,) = document["Statement"]
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Condition"] == {
