@@ -18,7 +18,7 @@ from components import HISTORY_SERVER
 from components.irsa import WorkloadIdentityArgs, workload_identity
 from spark_streams import iam
 from spark_streams.resolve import S3Location, iam_role_name
-from spark_streams.sparkapp import SPARK_UID
+from spark_streams.sparkapp import SPARK_UID, STACK_LABEL
 
 NAME = "spark-history-server"
 UI_PORT = 18080
@@ -41,6 +41,7 @@ class HistoryServerArgs:
     kms_key_arn: pulumi.Input[str] | None
     # Namespaces whose pods may open the UI; none: only `kubectl port-forward`.
     ui_from: Sequence[str] = ()
+    stack: str | None = None
 
 
 def history_options(args: HistoryServerArgs) -> str:
@@ -129,9 +130,11 @@ class HistoryServer(pulumi.ComponentResource):
             parent=self,
         )
         labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "spark-streams"}
+        # The stack label goes on the Deployment only: its pod selector cannot change.
+        stack = {STACK_LABEL: args.stack} if args.stack else {}
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata={"name": NAME, "namespace": args.namespace, "labels": labels},
+            metadata={"name": NAME, "namespace": args.namespace, "labels": {**labels, **stack}},
             spec={
                 "replicas": 1,
                 "selector": {"match_labels": labels},

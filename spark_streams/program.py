@@ -91,6 +91,7 @@ def register(inputs: Inputs, secret_values: pulumi.Input[Mapping[str, str]] | No
                 oidc_issuer=cluster.oidc_issuer,
                 kms_key_arn=buckets.kms_key_arn,
                 ui_from=monitoring.history_server_ui_from,
+                stack=inputs.stack,
             ),
             opts=after(namespace),
         )

@@ -33,6 +33,8 @@ def s3a_credentials_provider(hadoop_version: str) -> str:
 
 IDENTITY_LABEL = "spark-streams/identity"  # what a stream's network policy selects its pods by
 OWNER_LABEL = "spark-streams/owner"
+# The stack a workload belongs to: the policy pack requires pinned images by it.
+STACK_LABEL = "spark-streams/stack"
 
 
 def labels(stream: EffectiveStream) -> dict[str, str]:
@@ -45,6 +47,7 @@ def labels(stream: EffectiveStream) -> dict[str, str]:
         "app.kubernetes.io/part-of": "spark-streams",
         "app.kubernetes.io/managed-by": "pulumi",
         IDENTITY_LABEL: stream.identity,
+        STACK_LABEL: stream.stack,
     }
 
 
