@@ -430,8 +430,8 @@ def _env_problem(name: str, value: str, secrets: dict[str, str]) -> str | None:
         return "is also set from a secret. Fix: keep one of the two"
     if name.startswith(_RESERVED_ENV_PREFIXES):
         return (
-            "AWS_* and SPARK_* variables are set by EKS (the stream's credentials) and Spark (its "
-            "RPC secret). Fix: pick another name"
+            "AWS_* and SPARK_* variables are set by EKS (the stream's credentials) and Spark "
+            "(_SPARK_AUTH_SECRET holds its RPC secret). Fix: pick another name"
         )
     if _SECRET_ENV.search(name) or _SECRET_ASSIGNMENT.search(value):
         return (
@@ -481,8 +481,8 @@ def _deps_problems(stream: EffectiveStream) -> Iterable[tuple[str, str]]:
 
 _MAVEN_PACKAGE = re.compile(r"^[\w.-]+:[\w.-]+:[\w.+-]+$")
 _MAVEN_EXCLUSION = re.compile(r"^[\w.-]+:[\w.-]+$")
-# IRSA's variables (EKS injects them) and Spark's own (SPARK_AUTHENTICATE_SECRET among them).
-_RESERVED_ENV_PREFIXES = ("AWS_", "SPARK_")
+# IRSA's variables (EKS injects them) and Spark's own (the RPC secret is _SPARK_AUTH_SECRET).
+_RESERVED_ENV_PREFIXES = ("AWS_", "SPARK_", "_SPARK_")
 # Environment spelling of what Spark's redaction treats as secret, and the usual cousins.
 _SECRET_ENV = re.compile(r"(?i)secret|passw(?:or)?d|token|credential|access[._-]?key|api[._-]?key")
 

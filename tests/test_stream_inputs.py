@@ -173,7 +173,8 @@ def test_a_bad_image_in_the_stack_config_names_its_key() -> None:
         ("API_TOKEN", "x", "looks like (or holds) a secret"),
         ("JAAS", 'password="hunter2"', "looks like (or holds) a secret"),
         ("AWS_REGION", "eu-west-1", "set by EKS"),
-        ("SPARK_AUTHENTICATE_SECRET", "x", "set by EKS"),
+        ("_SPARK_AUTH_SECRET", "x", "set by EKS"),
+        ("SPARK_HOME", "/opt", "set by EKS"),
         ("KAFKA_SASL_PASSWORD", "x", "also set from a secret"),
     ],
 )
