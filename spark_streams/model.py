@@ -3,7 +3,8 @@
 A stream file holds one :class:`Stream`. Every Spark setting a stream leaves out comes from the
 stack config (``spark:`` in ``Pulumi.<stack>.yaml``); the ones it sets override it, and
 ``stacks={"dev": StackOverride(...)}`` overrides them again for one stack. For the nested
-settings (``driver``, ``executor``, ``restart_policy``) only the fields written are overrides.
+settings (``driver``, ``executor``, ``restart_policy``, ``deps``) only the fields written are
+overrides; ``spark_conf`` and ``env`` merge by key. See docs/streams.md.
 """
 
 from __future__ import annotations

@@ -488,8 +488,9 @@ _SECRET_ENV = re.compile(r"(?i)secret|passw(?:or)?d|token|credential|access[._-]
 
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 # Labels the network policies, the PodMonitor and the operator select pods by: a stream setting
-# one of them could join another stream's traffic or metrics.
-RESERVED_LABELS = ("app.kubernetes.io/", "spark-streams/", "sparkoperator.k8s.io/", "spark-")
+# one of them could join another stream's traffic or metrics. "spark-" covers spark-streams/*
+# and Spark's own (spark-role, spark-app-selector, spark-exec-id).
+RESERVED_LABELS = ("app.kubernetes.io/", "sparkoperator.k8s.io/", "spark-")
 RESERVED_ANNOTATIONS = (DO_NOT_DISRUPT, "spark-streams/", "sparkoperator.k8s.io/")
 
 

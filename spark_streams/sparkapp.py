@@ -146,6 +146,8 @@ def _pod_fields(
         "service_account": service_account,
         "labels": labels(stream),
         "annotations": annotations or None,
+        # The same env on both roles, which the webhook needs too: in 2.5 it adds an
+        # executor's env only when the driver has some (addEnvVars, sparkpod_defaulter.go).
         "env": _env(stream),
         "security_context": _security_context(),
         "pod_security_context": _pod_security_context(),
