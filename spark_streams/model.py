@@ -64,6 +64,15 @@ class Toleration(BaseModel):
     value: LabelValue | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
 
+    @model_validator(mode="after")
+    def _value_fits_the_operator(self) -> Toleration:
+        # The API server refuses both; the webhook would then fail the pod's admission.
+        if self.operator == "Exists" and self.value:
+            raise ValueError("operator Exists takes no value. Fix: remove value")
+        if self.operator == "Equal" and not self.key:
+            raise ValueError("operator Equal needs a key. Fix: set key, or operator='Exists'")
+        return self
+
 
 class NodeSelectorRequirement(BaseModel):
     """One condition on a node label, as Kubernetes' ``matchExpressions`` writes it."""

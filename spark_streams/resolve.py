@@ -248,7 +248,19 @@ def _check_stream(item: StreamFile, stacks: set[str]) -> Iterable[Problem]:
             )
     if split_s3_uri(stream.sink) == ("{lake}", ""):
         yield problem("sink", _WHOLE_LAKE)
+    if len(stream.labels) > IAM_TAGS_FOR_LABELS:
+        yield problem(
+            "labels",
+            f"{len(stream.labels)} labels; they become the role's IAM tags, and IAM takes "
+            f"{IAM_TAGS_FOR_LABELS} beside ours. Fix: keep at most {IAM_TAGS_FOR_LABELS}",
+        )
     for key in stream.labels:
+        if len(key) > IAM_TAG_KEY_MAX:
+            yield problem(
+                f"labels.{key}",
+                f"is {len(key)} characters; it becomes an IAM tag key, at most "
+                f"{IAM_TAG_KEY_MAX}. Fix: use a shorter prefix",
+            )
         if _reserved(key, RESERVED_LABELS):
             yield problem(
                 f"labels.{key}",
@@ -487,6 +499,9 @@ _RESERVED_ENV_PREFIXES = ("AWS_", "SPARK_", "_SPARK_")
 _SECRET_ENV = re.compile(r"(?i)secret|passw(?:or)?d|token|credential|access[._-]?key|api[._-]?key")
 
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
+# A role takes 50 tags, keys of at most 128 characters; the stream and its owner take two.
+IAM_TAGS_FOR_LABELS = 48
+IAM_TAG_KEY_MAX = 128
 # Labels the network policies, the PodMonitor and the operator select pods by: a stream setting
 # one of them could join another stream's traffic or metrics. "spark-" covers spark-streams/*
 # and Spark's own (spark-role, spark-app-selector, spark-exec-id).

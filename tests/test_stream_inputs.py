@@ -22,6 +22,7 @@ from spark_streams.model import (
     NodeSelectorTerm,
     StackOverride,
     Stream,
+    Toleration,
 )
 from spark_streams.problems import InvalidInputError
 from spark_streams.resolve import resolve_all, unschedulable
@@ -87,6 +88,27 @@ def test_labels_that_select_pods_cannot_be_set_by_a_stream(key: str) -> None:
     # a stream labelled with another's identity would be let through that one's network policy
     (message,) = problems(stream(labels={key: "orders-ingest"}))
     assert f"field 'labels.{key}'" in message and "Fix: use a key of your own" in message
+
+
+def test_labels_that_would_not_fit_iam_tags_are_refused() -> None:
+    long_key = f"{'a' * 70}.example.com/{'b' * 60}"
+    found = problems(stream(labels={long_key: "x", **{f"l{i}": "v" for i in range(48)}}))
+    assert any(f"field 'labels.{long_key}'" in m and "at most 128" in m for m in found)
+    assert any("field 'labels'" in m and "49 labels" in m for m in found)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"key": "spot", "operator": "Exists", "value": "x"}, "takes no value"),
+        ({"operator": "Equal", "value": "x"}, "needs a key"),
+    ],
+)
+def test_a_toleration_the_api_server_would_refuse_is_refused(
+    fields: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(ValidationError, match=expected):
+        Toleration.model_validate(fields)
 
 
 def test_the_do_not_disrupt_annotation_belongs_to_the_driver_setting() -> None:
