@@ -26,6 +26,7 @@ from spark_streams.model import (
     RestartPolicy,
     Settings,
     SparkOverrides,
+    Stream,
     Toleration,
 )
 from spark_streams.problems import InvalidInputError, Problem
@@ -248,36 +249,47 @@ def _check_stream(item: StreamFile, stacks: set[str]) -> Iterable[Problem]:
             )
     if split_s3_uri(stream.sink) == ("{lake}", ""):
         yield problem("sink", _WHOLE_LAKE)
-    if len(stream.labels) > IAM_TAGS_FOR_LABELS:
-        yield problem(
-            "labels",
-            f"{len(stream.labels)} labels; they become the role's IAM tags, and IAM takes "
-            f"{IAM_TAGS_FOR_LABELS} beside ours. Fix: keep at most {IAM_TAGS_FOR_LABELS}",
-        )
-    for key in stream.labels:
-        if len(key) > IAM_TAG_KEY_MAX:
-            yield problem(
-                f"labels.{key}",
-                f"is {len(key)} characters; it becomes an IAM tag key, at most "
-                f"{IAM_TAG_KEY_MAX}. Fix: use a shorter prefix",
-            )
-        if _reserved(key, RESERVED_LABELS):
-            yield problem(
-                f"labels.{key}",
-                "is set by spark-streams or the operator (network policies, metrics and alerts "
-                "select pods by it). Fix: use a key of your own, e.g. 'example.com/cost-center'",
-            )
-    for key in stream.annotations:
-        if _reserved(key, RESERVED_ANNOTATIONS):
-            yield problem(
-                f"annotations.{key}",
-                "is set by spark-streams. Fix: remove it (driver.do_not_disrupt sets "
-                f"{DO_NOT_DISRUPT})",
-            )
+    yield from (problem(field, message) for field, message in _metadata_problems(stream))
     for index, uri in enumerate(stream.reads):
         if not split_s3_uri(uri)[1]:
             yield problem(
                 f"reads[{index}]", "reads a whole bucket. Fix: name the prefix the stream reads"
+            )
+
+
+def _metadata_problems(stream: Stream) -> Iterable[tuple[str, str]]:
+    """Labels and annotations: what IAM tags can hold, and keys spark-streams keeps to itself."""
+    if len(stream.labels) > IAM_TAGS_FOR_LABELS:
+        yield (
+            "labels",
+            (
+                f"{len(stream.labels)} labels; they become the role's IAM tags, and IAM takes "
+                f"{IAM_TAGS_FOR_LABELS} beside ours. Fix: keep at most {IAM_TAGS_FOR_LABELS}"
+            ),
+        )
+    for key in stream.labels:
+        if len(key) > IAM_TAG_KEY_MAX:
+            yield (
+                f"labels.{key}",
+                (
+                    f"is {len(key)} characters; it becomes an IAM tag key, at most "
+                    f"{IAM_TAG_KEY_MAX}. Fix: use a shorter prefix"
+                ),
+            )
+        if _reserved(key, RESERVED_LABELS):
+            yield (
+                f"labels.{key}",
+                (
+                    "is set by spark-streams or the operator (network policies, metrics and alerts "
+                    "select pods by it). Fix: use a key of your own, e.g. 'example.com/cost-center'"
+                ),
+            )
+    for key in stream.annotations:
+        if _reserved(key, RESERVED_ANNOTATIONS):
+            yield (
+                f"annotations.{key}",
+                f"is set by spark-streams. Fix: remove it (driver.do_not_disrupt sets "
+                f"{DO_NOT_DISRUPT})",
             )
 
 
