@@ -74,7 +74,7 @@ def alert_rules(namespace: str, running: Mapping[str, str | None]) -> list[dict[
             "annotations": {
                 "summary": f"Stream {name} has no running driver",
                 "description": "kubectl describe sparkapplication "
-                f"{name} -n {namespace}; see README 'Operating streams'.",
+                f"{name} -n {namespace}; see docs/operating.md in the spark-streams repository.",
             },
         }
         for name in sorted(running)

@@ -1,4 +1,4 @@
-"""``spark-streams``: list, render and plan a stack offline.
+"""``spark-streams``: start a stream, and list, render, plan and diff a stack offline.
 
 ``list`` is pure Python; ``render`` and ``plan`` import Pulumi only once the input is valid.
 Exit codes: 0 ok, 1 invalid stream or stack config, 2 usage error.
@@ -11,13 +11,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import yaml
 
 from components import HELM_RELEASE
 from spark_streams import inputs, stackfile
-from spark_streams.problems import InvalidInputError
+from spark_streams.model import AppType
+from spark_streams.problems import InvalidInputError, did_you_mean, display_path
 from spark_streams.stackfile import known_stacks, stack_file
 
 if TYPE_CHECKING:
@@ -45,13 +46,18 @@ MASKED_ENV = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args, extra = _parser().parse_known_args(argv)
+    if extra:
+        # The subcommand's own usage, not the top level's, for a flag it does not know.
+        args.parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         project_dir = _project_dir()
-        if not stack_file(project_dir, args.stack).is_file():
+        stack = getattr(args, "stack", None)
+        if stack is not None and not stack_file(project_dir, stack).is_file():
+            known = known_stacks(project_dir)
             raise UsageError(
-                f"no stack '{args.stack}': {stack_file(project_dir, args.stack).name} not found "
-                f"(known: {', '.join(known_stacks(project_dir)) or 'none'})"
+                f"no stack '{stack}': {stack_file(project_dir, stack).name} not found "
+                f"(known: {', '.join(known) or 'none'}).{did_you_mean(stack, known)}"
             )
         output: str = args.handler(project_dir, args)
     except UsageError as error:
@@ -72,11 +78,16 @@ def _parser() -> argparse.ArgumentParser:
         prog="spark-streams",
         description="Offline view of the spark-streams Pulumi program (no cloud access).",
     )
+    parser.add_argument(
+        "--version", action=_VersionAction, help="the versions of this tool, the SDK and the chart"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, *, stack: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--stack", required=True, help="stack name, e.g. dev or prod")
+        sub.set_defaults(parser=sub)
+        if stack:
+            sub.add_argument("--stack", required=True, help="stack name, e.g. dev or prod")
         sub.add_argument(
             "--streams-dir",
             type=Path,
@@ -85,10 +96,27 @@ def _parser() -> argparse.ArgumentParser:
         )
         return sub
 
+    new = command("new", "write a stream file to start from, valid as written", stack=False)
+    new.add_argument("name", help="the stream's name, e.g. orders-eu (a Kubernetes name)")
+    new.add_argument("--type", choices=get_args(AppType), help="default: the stack's type")
+    new.add_argument("--main-class", help="Scala/Java: the class the job starts with")
+    new.add_argument(
+        "--file", help="the job's file: local:///... in the image, s3a://... (Python and R)"
+    )
+    new.add_argument("--topic", help="a Kafka topic, passed to the job as --topic")
+    new.add_argument("--owner", help="the team that runs it (a stack may require one)")
+    new.set_defaults(handler=_new)
     listing = command("list", "the streams and their effective settings")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(handler=_list)
     render = command("render", "every Kubernetes object, as multi-document YAML")
+    render.add_argument(
+        "--stream",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this stream's objects (repeatable)",
+    )
     render.set_defaults(handler=_render)
     plan = command("plan", "every resource the program registers, run under Pulumi's mocks")
     plan.add_argument("--json", action="store_true", help="machine-readable output")
@@ -138,11 +166,17 @@ def offline_plan(project_dir: Path, args: argparse.Namespace) -> Plan:
 
 
 def _list(project_dir: Path, args: argparse.Namespace) -> str:
-    streams = _inputs(project_dir, args).streams
+    loaded = _inputs(project_dir, args)
+    streams = loaded.streams
     if args.json:
-        payload = {"stack": args.stack, "streams": [s.model_dump(mode="json") for s in streams]}
+        payload = {
+            "stack": args.stack,
+            "streams": [s.model_dump(mode="json") for s in streams],
+            "disabled": list(loaded.disabled),
+        }
         return json.dumps(payload, indent=2) + "\n"
-    rows = [("STREAM", "EXECUTORS", "CORES", "MEMORY", "RESTART", "STATE", "SINK")]
+    # DESIRED: what the stack asks for, not what runs now (only the cluster knows that).
+    rows = [("STREAM", "EXECUTORS", "CORES", "MEMORY", "RESTART", "DESIRED", "SINK")]
     for s in streams:
         rows.append(
             (
@@ -155,16 +189,118 @@ def _list(project_dir: Path, args: argparse.Namespace) -> str:
                 s.sink.uri,
             )
         )
-    return _table(rows) + f"{len(streams)} streams in stack {args.stack}\n"
+    rows += [(name, "-", "-", "-", "-", "disabled", "-") for name in loaded.disabled]
+    disabled = f", {len(loaded.disabled)} disabled" if loaded.disabled else ""
+    return _table(rows) + f"{len(streams)} streams in stack {args.stack}{disabled}\n"
+
+
+def _new(project_dir: Path, args: argparse.Namespace) -> str:
+    from pydantic import TypeAdapter, ValidationError
+
+    from spark_streams import scaffold
+    from spark_streams.discovery import load_streams
+    from spark_streams.types import StreamName, TeamName
+
+    try:
+        TypeAdapter(StreamName).validate_python(args.name)
+        if args.owner is not None:
+            TypeAdapter(TeamName).validate_python(args.owner)
+    except ValidationError as error:
+        raise UsageError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    if args.type in ("Python", "R") and not args.file:
+        raise UsageError(f"a {args.type} stream needs --file local:///path/in/the/image.py")
+    directory = args.streams_dir or project_dir / "streams"
+    taken = {
+        name: item.label
+        for item in load_streams(directory)[0]
+        for name in (item.stream.name, *item.stream.renamed_from)
+    }
+    if args.name in taken:
+        raise UsageError(f"stream '{args.name}' exists already, in {taken[args.name]}")
+    new = scaffold.NewStream(
+        args.name, args.type, args.main_class, args.file, args.topic, args.owner
+    )
+    try:
+        path = scaffold.write(directory, new)
+    except FileExistsError:
+        raise UsageError(
+            f"{directory / scaffold.file_name(args.name)} exists already; pick another name"
+        ) from None
+    # Planned as written in every stack, or not left behind.
+    label = display_path(path)
+    for stack in known_stacks(project_dir):
+        try:
+            inputs.load(project_dir, stackfile.read(project_dir, stack), args.streams_dir)
+        except InvalidInputError as error:
+            mine = [p for p in error.problems if p.file == label]
+            if mine:
+                path.unlink()
+                raise InvalidInputError(mine) from None
+    stacks = known_stacks(project_dir)
+    return (
+        f"wrote {label}\n"
+        "next:\n"
+        "  1. say what it does in its first line, and set what differs from the stack\n"
+        f"  2. spark-streams list --stack {stacks[0]}    its effective settings\n"
+        f"  3. spark-streams plan --stack {stacks[0]}    every resource it adds\n"
+        "  4. commit it on a branch: the merge request shows each stack's preview\n"
+    )
+
+
+class _VersionAction(argparse.Action):
+    """Like argparse's, but reads the stack files only when asked and does not wrap lines."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str) -> None:
+        super().__init__(option_strings, dest, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(_version())
+        parser.exit()
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return (
+        f"spark-streams {version('spark-streams')}, pulumi SDK {version('pulumi')}, "
+        f"spark-operator chart {_chart_versions()}"
+    )
+
+
+def _chart_versions() -> str:
+    """The operator chart each stack pins, read from the stack files here (if any)."""
+    try:
+        project_dir = _project_dir()
+    except UsageError:
+        return "unknown (no Pulumi.yaml here)"
+    pinned: dict[str, list[str]] = {}
+    for stack in known_stacks(project_dir):
+        try:
+            operator = stackfile.read(project_dir, stack).values.get("operator")
+        except InvalidInputError:
+            continue
+        if isinstance(operator, dict):
+            pinned.setdefault(str(operator.get("chartVersion")), []).append(stack)
+    return "; ".join(f"{v} ({', '.join(s)})" for v, s in sorted(pinned.items())) or "unknown"
 
 
 def _render(project_dir: Path, args: argparse.Namespace) -> str:
     plan = offline_plan(project_dir, args)
+    chosen = set(args.stream)
+    unknown = chosen - {r.stream for r in plan.resources}
+    if unknown:
+        known = sorted({r.stream for r in plan.resources if r.stream})
+        raise UsageError(
+            f"no stream {', '.join(sorted(unknown))} in stack {args.stack} (known: "
+            f"{', '.join(known)}).{did_you_mean(sorted(unknown)[0], known)}"
+        )
     documents = sorted(
         (
             r.inputs
             for r in plan.resources
-            if r.type.startswith("kubernetes:") and r.type != HELM_RELEASE
+            if r.type.startswith("kubernetes:")
+            and r.type != HELM_RELEASE
+            and (not chosen or r.stream in chosen)
         ),
         key=_apply_order,
     )
@@ -226,24 +362,51 @@ def _mr_note(project_dir: Path, args: argparse.Namespace) -> str:
 
     from spark_streams import gitlab_notes, mrnote
 
+    source = stackfile.read(project_dir, args.stack)
     secrets = [os.environ[name] for name in (*MASKED_ENV, *args.mask_env) if os.environ.get(name)]
-    secrets += stackfile.read(project_dir, args.stack).sensitive
+    secrets += source.sensitive
     if args.secrets_from:
-        secrets += mrnote.secret_values_from_config(_read(args.secrets_from))
-    output = args.output or Path(f"mr-note-{args.stack}.md")
+        try:
+            from_config = mrnote.secret_values_from_config(_read(args.secrets_from))
+        except ValueError as error:
+            raise CommandError(f"--secrets-from {args.secrets_from}: {error}") from None
+        if not from_config and source.secret_keys:
+            print(
+                f"spark-streams: warning: --secrets-from {args.secrets_from} holds no secret "
+                f"value, but the stack has secrets ({', '.join(sorted(source.secret_keys))}): "
+                "they cannot be masked (was `pulumi config --show-secrets` able to decrypt?)",
+                file=sys.stderr,
+            )
+        secrets += from_config
+    diff_failure: str | None = None
+    if args.diff:
+        try:
+            diff_text: str | None = mrnote.diff_section(_read(args.diff))
+        except ValueError as error:
+            raise CommandError(f"--diff {args.diff}: {error}") from None
+    else:
+        diff_text, diff_failure = _diff_of_merge_request(project_dir, args)
+    # The full note goes where --output says; else, unless this is a dry run, to a git-ignored
+    # directory of the project.
+    output = args.output or (
+        None if args.dry_run else project_dir / NOTES_DIR / f"mr-note-{args.stack}.md"
+    )
     artifact = os.environ.get("CI_JOB_URL")
-    try:
-        note, full = mrnote.build(
-            args.stack,
-            _read(args.preview),
-            _read(args.diff) if args.diff else _diff_of_merge_request(project_dir, args),
-            secrets,
-            f"{artifact}/artifacts/file/{output}" if artifact else None,
-        )
-    except ValueError as error:
-        raise UsageError(f"--diff {args.diff}: {error}") from None
-    output.write_text(full)
+    note, full = mrnote.build(
+        args.stack,
+        _read(args.preview),
+        diff_text,
+        secrets,
+        f"{artifact}/artifacts/file/{args.output}" if artifact and args.output else None,
+    )
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(full)
     if args.dry_run:
+        if diff_failure:
+            print(f"spark-streams: {diff_failure}", file=sys.stderr)
+            sys.stdout.write(note)
+            raise CommandError("the stream diff could not be computed (see the note)")
         return note
     try:
         request = gitlab_notes.MergeRequest.from_env(os.environ)
@@ -253,24 +416,40 @@ def _mr_note(project_dir: Path, args: argparse.Namespace) -> str:
         action, note_id = gitlab_notes.upsert_note(request, mrnote.marker(args.stack), note)
     except gitlab_notes.NoteError as error:
         raise CommandError(f"{error}; the full note is in {output}") from None
-    return f"{action} note {note_id} on merge request !{request.iid} ({len(note)} characters)\n"
+    posted = f"{action} note {note_id} on merge request !{request.iid} ({len(note)} characters)"
+    if diff_failure:
+        # Posted first: the preview deserves its note. Then the job fails.
+        raise CommandError(f"{posted}; but {diff_failure}")
+    return posted + "\n"
 
 
-def _diff_of_merge_request(project_dir: Path, args: argparse.Namespace) -> str | None:
-    """Without ``--diff``, in a merge request pipeline: the diff against the MR's base."""
+# Where mr-note keeps the full note by default (git-ignored).
+NOTES_DIR = ".spark-streams"
+
+
+def _diff_of_merge_request(
+    project_dir: Path, args: argparse.Namespace
+) -> tuple[str | None, str | None]:
+    """Without ``--diff``, in a merge request pipeline: ``(the diff against the MR's base, as
+    markdown, None)``, or ``(a one-line note, why)`` when it cannot be computed."""
     import os
 
     from spark_streams import diff
 
     base = os.environ.get("CI_MERGE_REQUEST_DIFF_BASE_SHA")
     if not base:
-        return None
+        return None, None
     try:
-        return json.dumps(diff.diff(project_dir, args.stack, base, args.streams_dir).to_json())
+        result = diff.diff(project_dir, args.stack, base, args.streams_dir)
     except (diff.GitRefError, InvalidInputError) as error:
-        # The preview still deserves its note; say why the stream diff is missing.
-        reason = error.report() if isinstance(error, InvalidInputError) else str(error)
-        return f"_No stream diff against `{base}`:_\n\n```\n{reason}\n```\n"
+        reason = (
+            "; ".join(str(p) for p in error.problems)
+            if isinstance(error, InvalidInputError)
+            else str(error)
+        )
+        why = f"no stream diff against {base[:12]}: {' '.join(reason.split())}"
+        return f"_{why}_\n", why
+    return diff.markdown(result), None
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:

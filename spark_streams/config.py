@@ -203,7 +203,7 @@ def parse_stack_config(values: dict[str, Any], *, file: str) -> StackConfig:
         config = StackConfig.model_validate(values)
     except ValidationError as error:
         raise InvalidInputError(
-            list(from_validation_error(error, file=file, stream=None))
+            list(from_validation_error(error, file=file, stream=None, model=StackConfig))
         ) from None
     if _history_server_reads_one_directory(config):
         raise InvalidInputError(

@@ -21,7 +21,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from components import IAM_ROLE, IAM_ROLE_POLICY, SPARK_APPLICATION
+from components import HELM_RELEASE, IAM_ROLE, IAM_ROLE_POLICY, SERVICE_ACCOUNT, SPARK_APPLICATION
+from spark_streams.problems import InvalidInputError, Problem
 
 # Effective fields that say where a stream is, not what it is: what they change shows in the
 # stream's resources instead.
@@ -224,6 +225,35 @@ class SharedChange:
     name: str
     fields: tuple[str, ...] | None = None
 
+    @property
+    def meaning(self) -> str:
+        """What the change does, in words a reviewer of a stream change reads."""
+        return _MEANINGS.get(self.type, "its settings change")
+
+
+# What changing one of the shared resources does, by resource type.
+_K8S, _S3 = "kubernetes:", "aws:s3/"
+_MEANINGS = {
+    f"{_K8S}apps/v1:Deployment": "the History Server restarts, to read the new list of "
+    "stream directories",
+    f"{_K8S}core/v1:Service": "the History Server's address changes",
+    f"{_K8S}monitoring.coreos.com/v1:PrometheusRule": "alert rules are updated for the current "
+    "streams",
+    f"{_K8S}monitoring.coreos.com/v1:PodMonitor": "what Prometheus scrapes changes",
+    HELM_RELEASE: "the spark-operator release is upgraded (Helm); running streams keep running",
+    f"{_K8S}core/v1:Namespace": "the namespace's labels change (e.g. its Pod Security level)",
+    f"{_K8S}rbac.authorization.k8s.io/v1:Role": "what drivers may do in the namespace changes",
+    f"{_K8S}rbac.authorization.k8s.io/v1:RoleBinding": "who holds the drivers' permissions changes",
+    f"{_K8S}core/v1:Secret": "the streams' secret changes; a stream reads it when it next starts",
+    SERVICE_ACCOUNT: "the History Server's identity changes",
+    IAM_ROLE: "the History Server's IAM role changes",
+    IAM_ROLE_POLICY: "what the History Server may read changes",
+    f"{_S3}bucket:Bucket": "a bucket changes",
+    f"{_S3}bucketLifecycleConfiguration:BucketLifecycleConfiguration": "how long event logs "
+    "and old object versions are kept changes",
+    "aws:kms/key:Key": "the buckets' KMS key changes",
+}
+
 
 @dataclass(frozen=True)
 class DiffResult:
@@ -365,10 +395,14 @@ def not_comparable(after: Side, *, stack: str, base: str, commit: str, reason: s
 
 
 def compare(old: Side, new: Side, *, stack: str, base: str, commit: str) -> DiffResult:
+    """What changes from ``old`` to ``new``; :class:`InvalidInputError` for a ``renamed_from``
+    that names a removed stream without its identity (it would start over, not rename)."""
+    gone = sorted(set(old.streams) - set(new.streams))
     added = [_added(new, i) for i in sorted(set(new.streams) - set(old.streams))]
-    removed = [_removed(old, i) for i in sorted(set(old.streams) - set(new.streams))]
+    removed = [_removed(old, i) for i in gone]
+    _check_renames(old, new, gone)
     if removed:
-        added = [_rename_hint(entry, removed) for entry in added]
+        added = [_rename_hint(entry, old, gone) for entry in added]
     changed = [
         entry
         for i in sorted(set(old.streams) & set(new.streams))
@@ -404,30 +438,65 @@ def _added(new: Side, identity: str) -> StreamChange:
     )
 
 
-def _rename_hint(entry: StreamChange, removed: Sequence[StreamChange]) -> StreamChange:
-    """An added stream beside removed ones may be a rename that forgot ``renamed_from``."""
-    names = ", ".join(f"'{r.name}'" for r in removed)
+def _rename_hint(entry: StreamChange, old: Side, gone: Sequence[str]) -> StreamChange:
+    """An added stream beside removed ones may be a rename that forgot ``renamed_from``: the
+    exact value to paste, per removed stream."""
+    options = " or ".join(
+        f"renamed_from={_chain(old.streams[identity])} (replaces '{old.streams[identity]['name']}')"
+        for identity in gone
+    )
     hint = Consequence(
         "maybe-rename",
-        f"if it replaces {names}, write renamed_from=('<old name>',) in its file: it then keeps "
-        "that stream's role and checkpoint instead of starting over",
+        f"if it is a rename, write {options} in its file: it then keeps that stream's role and "
+        "checkpoint instead of starting over",
     )
     return StreamChange(entry.name, entry.identity, (*entry.consequences, hint))
 
 
+def _chain(stream: Mapping[str, Any]) -> str:
+    """Every name a stream had, its identity first: what a rename of it must list."""
+    names = [*stream["renamed_from"], stream["name"]]
+    return f"({', '.join(repr(n) for n in names)},)" if len(names) == 1 else repr(tuple(names))
+
+
+def _check_renames(old: Side, new: Side, gone: Sequence[str]) -> None:
+    problems = []
+    for added in (new.streams[i] for i in sorted(set(new.streams) - set(old.streams))):
+        earlier = set(added["renamed_from"])
+        for identity in gone:
+            removed = old.streams[identity]
+            later_names = {removed["name"], *removed["renamed_from"][1:]}
+            if earlier & later_names and identity not in earlier:
+                problems.append(
+                    Problem(
+                        added["file"],
+                        added["name"],
+                        "renamed_from",
+                        f"names stream '{removed['name']}' by a later name, not by its identity "
+                        f"'{identity}': the stream would start over on a new checkpoint and "
+                        f"sink. Fix: renamed_from={_chain(removed)}",
+                    )
+                )
+    if problems:
+        raise InvalidInputError(problems)
+
+
 def _removed(old: Side, identity: str) -> StreamChange:
     s = old.streams[identity]
+    state = "was paused (not running)" if s["suspend"] else "stops"
     return StreamChange(
         name=s["name"],
         identity=identity,
         consequences=(
             Consequence(
-                "stop", "stops: its SparkApplication, IAM role and service account are deleted"
+                "stop", f"{state}: its SparkApplication, IAM role and service account are deleted"
             ),
             Consequence(
                 "data-kept",
                 f"its data ({_uri(s['sink'])}) and checkpoint ({_uri(s['checkpoint'])}) are "
-                "kept; adding the stream back resumes from that checkpoint",
+                f"kept; adding it back resumes from that checkpoint only with the same identity "
+                f"(renamed_from={_chain(s)} if its name changes) and checkpoint_generation="
+                f"{s['checkpoint_generation']}",
             ),
         ),
     )
@@ -592,7 +661,7 @@ def markdown(result: DiffResult) -> str:
     if shared_count:
         counts.append(f"{shared_count} shared resource{'s' if shared_count != 1 else ''} changed")
     lines = [
-        f"### Streams in `{result.stack}` compared with `{result.base}` "
+        f"{MARKDOWN_START}`{result.stack}` compared with `{result.base}` "
         f"({result.base_commit[:10]})",
         "",
     ]
@@ -623,16 +692,17 @@ def markdown(result: DiffResult) -> str:
             "",
             "#### Shared resources",
             "",
-            "| change | type | name | fields |",
-            "| --- | --- | --- | --- |",
+            "| change | type | name | what it does | fields |",
+            "| --- | --- | --- | --- | --- |",
         ]
         for kind, resources in shared.items():
             for r in resources:
                 fields = ", ".join(f"`{f}`" for f in (r.fields or ())[:8])
-                lines.append(f"| {kind} | `{r.type}` | `{r.name}` | {fields} |")
+                lines.append(f"| {kind} | `{r.type}` | `{r.name}` | {r.meaning} | {fields} |")
     return "\n".join(lines) + "\n"
 
 
+MARKDOWN_START = "### Streams in "
 _ALERTING = {"checkpoint", "stop", "restart", "sink", "suspend"}
 
 

@@ -8,14 +8,17 @@ first one.
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from spark_streams import model as model_module
 from spark_streams.model import Stream
 from spark_streams.problems import Problem, display_path, from_validation_error
 
@@ -81,6 +84,33 @@ def load_streams(directory: Path) -> tuple[list[StreamFile], list[Problem]]:
     return loaded, problems
 
 
+def added_order(items: Sequence[StreamFile]) -> list[StreamFile]:
+    """``items`` oldest first: by when git last added each file (one it does not hold yet
+    counts as newest), then by file name where git cannot tell."""
+    directory = items[0].path.resolve().parent
+
+    def git(*args: str, cwd: Path) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout
+
+    added: dict[Path, int] = {}
+    try:
+        top = Path(git("rev-parse", "--show-toplevel", cwd=directory).strip())
+        paths = [str(i.path.resolve()) for i in items]
+        log = git(
+            "log", "--diff-filter=A", "--format=%x00%ct", "--name-only", "--", *paths, cwd=top
+        )
+    except (OSError, subprocess.CalledProcessError):
+        log = ""
+    for block in log.split("\0")[1:]:
+        stamp, *names = block.strip().splitlines()
+        for name in filter(None, names):
+            # newest commit first: the first add seen is the latest one
+            added.setdefault((top / name).resolve(), int(stamp))
+    return sorted(items, key=lambda i: (added.get(i.path.resolve(), sys.maxsize), i.path.name))
+
+
 def _loaded_from(module: object, root: Path) -> bool:
     """The module (or package, namespace packages included) lives under ``root``."""
     places = [getattr(module, "__file__", None), *getattr(module, "__path__", [])]
@@ -113,6 +143,7 @@ def _load_file(path: Path) -> tuple[Stream | None, list[Problem]]:
                 error,
                 file=label,
                 stream=_declared_name(source),
+                model=getattr(model_module, error.title, None),
                 prefix=where,
                 stream_file=True,
             )
@@ -139,14 +170,10 @@ def _load_file(path: Path) -> tuple[Stream | None, list[Problem]]:
     streams = [value for value in namespace.values() if isinstance(value, Stream)]
     if len(streams) != 1:
         what = "defines no stream" if not streams else f"defines {len(streams)} streams"
-        return None, [
-            Problem(
-                label,
-                None,
-                None,
-                f"{what}. Fix: one file holds exactly one `stream = Stream(name=..., sink=...)`",
-            )
-        ]
+        fix = "one file holds exactly one `stream = Stream(name=..., sink=...)`"
+        if not streams:
+            fix += f"; a file of shared helpers is named with a leading _ (_{path.name})"
+        return None, [Problem(label, None, None, f"{what}. Fix: {fix}")]
     return streams[0], []
 
 

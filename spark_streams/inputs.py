@@ -22,6 +22,8 @@ class Inputs:
     stack: str
     config: StackConfig
     streams: tuple[EffectiveStream, ...]
+    # Streams whose file leaves them out of this stack (StackOverride(enabled=False)).
+    disabled: tuple[str, ...] = ()
 
 
 def load(project_dir: Path, source: StackSource, streams_dir: Path | None = None) -> Inputs:
@@ -45,7 +47,12 @@ def load(project_dir: Path, source: StackSource, streams_dir: Path | None = None
         problems.extend(error.problems)
     if problems:
         raise InvalidInputError(problems)
-    return Inputs(source.stack, config, tuple(streams))
+    disabled = tuple(
+        f.stream.name
+        for f in files
+        if (override := f.stream.stacks.get(source.stack)) and not override.enabled
+    )
+    return Inputs(source.stack, config, tuple(streams), disabled)
 
 
 def for_engine(project_dir: Path) -> Inputs:

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from spark_streams.diff import DiffResult, markdown
+from spark_streams.diff import MARKDOWN_START, DiffResult, markdown
 from spark_streams.stackfile import SECRET_PLACEHOLDER, leaves
 
 # GitLab refuses notes longer than this many characters.
@@ -24,13 +24,18 @@ def marker(stack: str) -> str:
 
 
 def diff_section(text: str) -> str:
-    """``spark-streams diff`` output: JSON is rendered, markdown taken as it is.
+    """``spark-streams diff`` output: JSON is rendered, its markdown taken as it is.
 
-    :class:`ValueError` for JSON that is not a diff.
+    :class:`ValueError` for anything else.
     """
     try:
         value: Any = json.loads(text)
     except json.JSONDecodeError:
+        if not text.startswith(MARKDOWN_START):
+            raise ValueError(
+                "neither `spark-streams diff --json` output nor its markdown (which starts "
+                f"with {MARKDOWN_START!r})"
+            ) from None
         return text.strip() + "\n"
     try:
         return markdown(DiffResult.from_json(value))
@@ -40,12 +45,27 @@ def diff_section(text: str) -> str:
         ) from None
 
 
+_CONFIG_SHAPE = (
+    'the output of `pulumi config --show-secrets --json`: {"<project>:<key>": {"value": ..., '
+    '"secret": true|false}, ...}'
+)
+
+
 def secret_values_from_config(config_json: str) -> list[str]:
-    """Secret values in ``pulumi config --show-secrets --json`` output."""
-    document: dict[str, Any] = json.loads(config_json)
+    """Secret values in ``pulumi config --show-secrets --json`` output; :class:`ValueError`
+    saying what was expected when it is not that."""
+    try:
+        document: Any = json.loads(config_json)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"not JSON ({error.msg}, line {error.lineno}); expected {_CONFIG_SHAPE}"
+        ) from None
+    entries = document.values() if isinstance(document, dict) else None
+    if entries is None or not all(isinstance(e, dict) and "secret" in e for e in entries):
+        raise ValueError(f"not the expected shape; expected {_CONFIG_SHAPE}")
     values: list[str] = []
-    for entry in document.values():
-        if isinstance(entry, dict) and entry.get("secret"):
+    for entry in entries:
+        if entry["secret"]:
             values.extend(leaves(entry.get("objectValue", entry.get("value"))))
     return values
 
@@ -67,14 +87,17 @@ def build(
     artifact_url: str | None,
     limit: int = GITLAB_NOTE_LIMIT,
 ) -> tuple[str, str]:
-    """``(note, full_text)``: the note fits ``limit``; ``full_text`` is never truncated."""
+    """``(note, full_text)``: the note fits ``limit``; ``full_text`` is never truncated.
+
+    ``diff`` is the stream diff's section, as markdown (see :func:`diff_section`).
+    """
     secrets = list(secrets)
     head = "\n".join(
         [
             marker(stack),
             f"## Pulumi preview of stack `{stack}`",
             "",
-            diff_section(diff) if diff is not None else "_No stream diff was given._\n",
+            diff if diff is not None else "_No stream diff was given._\n",
         ]
     )
     preview = mask(preview, secrets)

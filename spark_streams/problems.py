@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
+import types
+import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -37,6 +41,17 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def closest(word: str, candidates: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` for the closest of ``candidates``, or nothing."""
+    near = closest(word, candidates)
+    return f" Did you mean '{near}'?" if near else ""
 
 
 @dataclass(frozen=True)
@@ -77,12 +92,59 @@ def from_validation_error(
     *,
     file: str,
     stream: str | None,
+    model: type | None = None,
     prefix: str = "",
     stream_file: bool = False,
 ) -> Iterable[Problem]:
-    """One problem per pydantic error; ``stream_file`` words fixes as Python, else as YAML."""
+    """One problem per pydantic error; ``stream_file`` words fixes as Python, else as YAML.
+
+    ``model`` is the class that failed, so that a misspelt field gets the closest real one.
+    """
     for detail in error.errors():
-        yield Problem(file, stream, _field_path(prefix, detail), _describe(detail, stream_file))
+        message = _describe(detail, stream_file)
+        if detail["type"] in _UNKNOWN_FIELD and model is not None:
+            *where, unknown = detail["loc"]
+            hint = did_you_mean(str(unknown), _field_names(model, where, stream_file))
+            message = message.replace(". Fix:", f".{hint} Fix:", 1)
+        yield Problem(file, stream, _field_path(prefix, detail), message)
+
+
+_UNKNOWN_FIELD = ("unexpected_keyword_argument", "extra_forbidden")
+
+
+def _field_names(model: Any, path: Sequence[str | int], stream_file: bool) -> list[str]:
+    """The fields a user may write at ``path`` inside ``model``: Python names in a stream
+    file, the YAML (camelCase) names in the stack file."""
+    for part in path:
+        if isinstance(part, int):
+            continue
+        fields = _fields(model)
+        found = next((f for n, f in fields.items() if part in (n, f.alias)), None)
+        if found is None:
+            # a mapping's key (e.g. the stack name in `stacks`): the model stays
+            continue
+        model = _model_in(found.annotation)
+        if model is None:
+            return []
+    return [name if stream_file else (f.alias or name) for name, f in _fields(model).items()]
+
+
+def _fields(model: Any) -> dict[str, Any]:
+    fields = getattr(model, "model_fields", None) or getattr(model, "__pydantic_fields__", None)
+    return dict(fields or {})
+
+
+def _model_in(annotation: Any) -> Any:
+    """The settings class inside ``X | None``, ``tuple[X, ...]`` or ``dict[str, X]``."""
+    if _fields(annotation):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, tuple, dict, typing.Annotated):
+        for argument in typing.get_args(annotation):
+            inner = _model_in(argument)
+            if inner is not None:
+                return inner
+    return None
 
 
 def _field_path(prefix: str, detail: ErrorDetails) -> str | None:
@@ -111,6 +173,19 @@ def _describe(detail: ErrorDetails, stream_file: bool) -> str:
         return (
             f"Input should be a mapping; got {detail['input']!r}. Fix: write a mapping of its "
             "settings (see Pulumi.yaml)"
+        )
+    if detail["type"] == "tuple_type" and stream_file and isinstance(detail["input"], str):
+        # ("s3://...") is a string in parentheses; the tuple needs its comma.
+        return (
+            f"Input should be a tuple; got the string {detail['input']!r}. Fix: a one-element "
+            f"tuple needs a trailing comma: ({detail['input']!r},)"
+        )
+    if detail["type"].startswith("int_") and detail["loc"][-1:] == ("cores",):
+        fraction = "core_request" if stream_file else "coreRequest"
+        return (
+            f"{message}; got {detail['input']!r}. Fix: cores are whole CPUs (Spark needs an "
+            f"integer): write a whole number, and for a fraction of a CPU set {fraction} "
+            "(e.g. '500m' or '1.5')"
         )
     if detail["type"] == "literal_error":
         quote = "; quote it" if not isinstance(detail["input"], str) else ""

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from spark_streams.config import StackConfig
-from spark_streams.discovery import StreamFile
+from spark_streams.discovery import StreamFile, added_order
 from spark_streams.model import (
     AppType,
     Deps,
@@ -29,7 +29,7 @@ from spark_streams.model import (
     Stream,
     Toleration,
 )
-from spark_streams.problems import InvalidInputError, Problem
+from spark_streams.problems import InvalidInputError, Problem, closest, did_you_mean
 from spark_streams.types import memory_mib, split_s3_uri
 
 APP_FILE_SCHEMES = ("local://", "s3a://", "https://")
@@ -228,8 +228,8 @@ def _check_stream(item: StreamFile, stacks: set[str]) -> Iterable[Problem]:
     for stack in sorted(set(stream.stacks) - stacks):
         yield problem(
             f"stacks.{stack}",
-            f"no stack '{stack}' (known: {', '.join(sorted(stacks))}). "
-            "Fix: use an existing stack name or add Pulumi.<stack>.yaml",
+            f"no stack '{stack}' (known: {', '.join(sorted(stacks))}).{did_you_mean(stack, stacks)}"
+            " Fix: use an existing stack name or add Pulumi.<stack>.yaml",
         )
     for env, key in stream.secrets.items():
         if not _ENV_VAR.match(env):
@@ -321,12 +321,16 @@ def _check_in_stack(item: StreamFile, config: StackConfig) -> Iterable[Problem]:
         )
     for env, key in stream.secrets.items():
         if key not in config.secrets:
+            has = ", ".join(sorted(config.secrets)) or "none"
+            near = closest(key, config.secrets)
+            hint = f" Did you mean '{near}'?" if near else ""
+            use = f"write '{near}', or to add a new one: " if near else ""
             yield Problem(
                 label,
                 stream.name,
                 f"secrets.{env}",
-                f"the stack has no secret '{key}'. Fix: pulumi config set --secret --path "
-                f"'secrets.{key}' <value>",
+                f"the stack has no secret '{key}' (it has: {has}).{hint} Fix: {use}pulumi config "
+                f"set --secret --path 'secrets.{key}' <value>",
             )
 
 
@@ -356,7 +360,7 @@ def _check_effective(stream: EffectiveStream, config: StackConfig) -> Iterable[P
         yield problem(
             "restart_policy.on_failure_retries",
             "OnFailure with no count never restarts the stream. Fix: set on_failure_retries, "
-            "or keep type='Always' (see README 'Operating streams')",
+            "or keep type='Always' (see docs/operating.md, 'Restarts')",
         )
     for role in ("driver", "executor"):
         resources: PodSettings = getattr(stream, role)
@@ -561,9 +565,8 @@ RESERVED_NAMES = frozenset(
 
 def check_names(files: Sequence[StreamFile]) -> Iterable[Problem]:
     """A name or earlier name used by two streams would make them share resources."""
-    owners: dict[str, StreamFile] = {}
+    users: dict[str, list[StreamFile]] = {}
     for item in files:
-        names = dict.fromkeys([item.stream.name, *item.stream.renamed_from])
         if item.stream.name in RESERVED_NAMES:
             yield Problem(
                 item.label,
@@ -571,17 +574,21 @@ def check_names(files: Sequence[StreamFile]) -> Iterable[Problem]:
                 "name",
                 "is reserved for a shared object in the namespace. Fix: pick another name",
             )
-        for name in names:
-            first = owners.setdefault(name, item)
-            if first is not item:
-                field = "name" if name == item.stream.name else "renamed_from"
-                yield Problem(
-                    item.label,
-                    item.stream.name,
-                    field,
-                    f"'{name}' is already used by stream '{first.stream.name}' in {first.label}. "
-                    "Fix: pick another name",
-                )
+        for name in dict.fromkeys([item.stream.name, *item.stream.renamed_from]):
+            users.setdefault(name, []).append(item)
+    for name, items in users.items():
+        if len(items) < 2:
+            continue
+        # Blamed once, on the file that brought the clash in, not on the one it met.
+        first, *later = added_order(items)
+        for item in later:
+            yield Problem(
+                item.label,
+                item.stream.name,
+                "name" if name == item.stream.name else "renamed_from",
+                f"'{name}' is already used by stream '{first.stream.name}' in {first.label}. "
+                "Fix: pick another name",
+            )
 
 
 def _check_sinks(streams: Sequence[EffectiveStream]) -> Iterable[Problem]:

@@ -17,6 +17,7 @@ _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _MEMORY = re.compile(r"^[1-9][0-9]*[kmgt]$")
 _S3_URI = re.compile(r"^s3a?://(?P<bucket>\{lake\}|[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?P<key>/.*)?$")
 _IAM_SPECIAL = re.compile(r"[*?$\s]")
+_PLACEHOLDER_BUCKET = re.compile(r"^s3a?://(\{[^}]*\})")
 _CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
 _DURATION_S = re.compile(r"^[0-9]+$")
 # Kubernetes label syntax (apimachinery validation): an optional DNS-subdomain prefix and '/',
@@ -59,6 +60,12 @@ def _memory(value: str) -> str:
 
 
 def _s3_uri(value: str) -> str:
+    bucket = _PLACEHOLDER_BUCKET.match(value)
+    if bucket and bucket.group(1) != "{lake}":
+        raise ValueError(
+            f"unknown placeholder {bucket.group(1)} in {value!r}; use {{lake}} for the stack's "
+            "data-lake bucket (and {stream} in the prefix for the stream's identity)"
+        )
     if not _S3_URI.match(value):
         raise ValueError(
             f"{value!r} is not an S3 URI; write 's3://{{lake}}/<prefix>/' for the data lake "

@@ -115,7 +115,10 @@ def test_a_failed_preview_still_updates_the_note_then_fails_the_job(
     )
     assert result.returncode == job_exit  # the preview's failure first, else the diff's
     assert "policy violation" in (tmp_path / "preview-dev.txt").read_text()
-    assert "uv run --frozen spark-streams mr-note --stack dev" in calls.read_text()
+    (note,) = [c for c in calls.read_text().splitlines() if " mr-note " in c]
+    assert note.startswith("uv run --frozen spark-streams mr-note --stack dev")
+    # the diff failed: mr-note computes it itself and says why in the note
+    assert "--diff" not in note
     assert "1 problem: streams/x.py" in (tmp_path / "diff-dev.json").read_text()
 
 

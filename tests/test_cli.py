@@ -251,3 +251,103 @@ def test_one_run_reports_every_mistake_in_every_file(
     problems = [line for line in err.splitlines() if line.startswith("  - ")]
     assert len(problems) == 5, err
     assert sorted(p.split(":")[0].rsplit("/", 1)[-1] for p in problems) == sorted(mistakes)
+
+
+def test_version_names_the_tool_the_sdk_and_each_stacks_chart(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("spark-streams 0.1.0, pulumi SDK 3.")
+    assert "spark-operator chart 2.5.2 (dev, prod)" in out and out.count("\n") == 1
+
+
+def test_a_bad_flag_after_a_subcommand_shows_that_subcommands_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["plan", "--stack", "dev", "--bogus"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: spark-streams plan ") and "--bogus" in err
+
+
+def test_a_misspelt_stack_gets_the_closest_one(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "list", "--stack", "prdo")
+    assert code == 2 and "Did you mean 'prod'?" in err
+
+
+def test_list_shows_disabled_streams_and_the_desired_state(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "list", "--stack", "prod")
+    assert code == 0
+    header, *rows = out.splitlines()
+    assert "DESIRED" in header and "STATE" not in header.split()
+    assert any(r.split()[0] == "payments-audit" and "disabled" in r for r in rows)
+    assert out.rstrip().endswith("2 streams in stack prod, 1 disabled")
+    code, out, _ = run(capsys, "list", "--stack", "prod", "--json")
+    assert json.loads(out)["disabled"] == ["payments-audit"]
+
+
+def test_render_of_one_stream_holds_only_its_objects(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "render", "--stack", "dev", "--stream", "orders-ingest")
+    assert code == 0
+    documents = [d for d in yaml.safe_load_all(out) if d]
+    assert {d["kind"] for d in documents} == {"NetworkPolicy", "ServiceAccount", "SparkApplication"}
+    # its driver's and its executors' accounts
+    assert {d["metadata"]["name"] for d in documents} == {"orders-ingest", "orders-ingest.executor"}
+    code, _, err = run(capsys, "render", "--stack", "dev", "--stream", "orders-ingst")
+    assert code == 2 and "Did you mean 'orders-ingest'?" in err
+
+
+def test_new_writes_a_stream_that_plans_as_written_and_refuses_a_taken_name(
+    capsys: pytest.CaptureFixture[str], streams_dir: Path
+) -> None:
+    where = ["--streams-dir", str(streams_dir)]
+    # prod requires an owner: without one the file is refused and not left behind
+    code, _, err = run(capsys, "new", "orders-eu", *where)
+    assert code == 1 and "field 'owner'" in err and not (streams_dir / "orders_eu.py").exists()
+    code, out, err = run(
+        capsys, "new", "orders-eu", "--topic", "orders.eu", "--owner", "commerce-data", *where
+    )
+    assert code == 0, err
+    assert out.startswith("wrote ") and "spark-streams plan --stack dev" in out
+    text = (streams_dir / "orders_eu.py").read_text()
+    assert 'sink="s3://{lake}/raw/{stream}/"' in text and '"--topic", "orders.eu"' in text
+    assert 'owner="commerce-data"' in text
+    for stack in ("dev", "prod"):
+        code, out, _ = run(capsys, "list", "--stack", stack, "--json", *where)
+        (mine,) = [s for s in json.loads(out)["streams"] if s["name"] == "orders-eu"]
+        assert mine["sink"]["prefix"] == "raw/orders-eu/"
+    code, _, err = run(capsys, "new", "orders-eu", *where)
+    assert code == 2 and "exists already" in err
+    code, _, err = run(capsys, "new", "orders-ingest", *where)  # a name another file holds
+    assert code == 2 and "orders.py" in err
+    code, _, err = run(capsys, "new", "Bad_Name", *where)
+    assert code == 2 and "DNS-1035" in err
+    code, _, err = run(capsys, "new", "py-job", "--type", "Python", *where)
+    assert code == 2 and "--file" in err
+
+
+def test_new_python_stream_with_its_file_plans(
+    capsys: pytest.CaptureFixture[str], streams_dir: Path
+) -> None:
+    where = ["--streams-dir", str(streams_dir)]
+    code, _, err = run(
+        capsys,
+        "new",
+        "py-job",
+        "--type",
+        "Python",
+        "--file",
+        "local:///opt/job.py",
+        "--owner",
+        "payments",
+        *where,
+    )
+    assert code == 0, err
+    code, _, err = run(capsys, "plan", "--stack", "prod", *where)
+    assert code == 0, err

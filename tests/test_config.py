@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import get_origin
 import pulumi
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from spark_streams import stackfile
@@ -190,3 +193,71 @@ def test_a_yaml_tag_in_the_stack_file_is_reported_by_key(tmp_path: Path) -> None
     found = {p.field: p.message for p in error.value.problems}
     assert set(found) == {"operator", "when"}
     assert "YAML bytes" in found["operator"] and "Fix: remove the YAML tag" in found["operator"]
+
+
+_ODD_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True)
+    | st.text(max_size=8)
+    | st.binary(max_size=4)
+    | st.dates()
+    | st.datetimes(),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    key=st.sampled_from(
+        [
+            "awsRegion",
+            "buckets",
+            "operator",
+            "spark",
+            "monitoring",
+            "secrets",
+            "namespace",
+            "streamsDir",
+        ]
+    ),
+    path=st.lists(
+        st.sampled_from(["prefix", "driver", "executor", "memory", "values", "tolerations", "x"]),
+        max_size=2,
+    ),
+    value=_ODD_VALUES,
+)
+def test_any_value_in_the_stack_file_is_reported_never_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, path: list[str], value: object
+) -> None:
+    from spark_streams.cli import main
+
+    document = yaml.safe_load((PROJECT / "Pulumi.dev.yaml").read_text())
+    target = document["config"]
+    name = f"spark-streams:{key}"
+    for part in path:
+        current = target.get(name)
+        if not isinstance(current, dict):
+            break
+        target, name = current, part
+    target[name] = value
+    project = tmp_path / "p"
+    project.mkdir(exist_ok=True)
+    for file in ("Pulumi.yaml", "Pulumi.prod.yaml"):
+        (project / file).write_text((PROJECT / file).read_text())
+    (project / "Pulumi.dev.yaml").write_text(yaml.dump(document))  # tags for bytes and dates
+    streams = PROJECT / "streams"
+    previous = Path.cwd()
+    os.chdir(project)
+    try:
+        code = main(["list", "--stack", "dev", "--streams-dir", str(streams)])
+    finally:
+        os.chdir(previous)
+    err = capsys.readouterr().err
+    assert code in (0, 1), err

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from spark_streams.diff import DiffResult, Side, compare, evaluate_here, markdown
+from spark_streams.problems import InvalidInputError
 from tests.conftest import PROJECT
 
 TRACKED = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py", "pyproject.toml")
@@ -237,7 +238,7 @@ def test_mr_note_without_diff_uses_the_merge_requests_base(repo: Path) -> None:
     preview = repo / "preview.txt"
     preview.write_text("Previewing update (dev):\n")
 
-    def note(base_sha: str) -> str:
+    def note(base_sha: str, exit_code: int = 0) -> str:
         result = subprocess.run(
             [
                 sys.executable,
@@ -258,12 +259,14 @@ def test_mr_note_without_diff_uses_the_merge_requests_base(repo: Path) -> None:
             check=False,
             env={**os.environ, "CI_MERGE_REQUEST_DIFF_BASE_SHA": base_sha},
         )
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == exit_code, result.stderr
         return result.stdout
 
     assert "`executor.instances`: `1` → `2`" in note(base)
-    # an unreadable base still gives the preview its note, saying why the diff is missing
-    assert "No stream diff against `0000000`" in note("0000000")
+    # an unreadable base still gives the preview its note, saying why the diff is missing in
+    # one line; then the command fails
+    (why,) = [line for line in note("0000000", 1).splitlines() if "stream diff" in line]
+    assert why.startswith("_no stream diff against 0000000: ")
 
 
 def test_shared_resources_are_matched_by_type_and_name_not_urn_spelling() -> None:
@@ -349,3 +352,69 @@ def test_a_base_older_than_evaluate_here_is_asked_through_its_cli(repo: Path) ->
     (entry,) = result["streams"]["changed"]
     assert entry["fields"] == [{"field": "executor.instances", "old": 1, "new": 2}]
     assert result["other"]["changed"] == [] and result["base_error"] is None
+
+
+def _renamed_twice(path: Path) -> None:
+    edit(
+        path,
+        'name="orders-ingest",',
+        'name="orders-c",\n    renamed_from=("orders-ingest", "orders-b"),',
+    )
+
+
+def test_the_rename_hint_is_the_whole_chain_to_paste(trees: Trees) -> None:
+    _renamed_twice(trees.base / "orders.py")
+    edit(trees.head / "orders.py", 'name="orders-ingest",', 'name="orders-d",')  # forgot the chain
+    (added,) = trees.json()["streams"]["added"]
+    (hint,) = [c["text"] for c in added["consequences"] if c["kind"] == "maybe-rename"]
+    chain = "renamed_from=('orders-ingest', 'orders-b', 'orders-c')"
+    assert chain in hint
+    # the hint, followed literally, makes it a rename
+    edit(trees.head / "orders.py", 'name="orders-d",', f'name="orders-d",\n    {chain},')
+    result = trees.json()
+    assert result["streams"]["added"] == result["streams"]["removed"] == []
+    (changed,) = result["streams"]["changed"]
+    assert changed["renamed_from"] == "orders-c" and "rename" in kinds(changed)
+
+
+def test_a_rename_naming_only_a_later_name_is_refused_with_the_chain(trees: Trees) -> None:
+    _renamed_twice(trees.base / "orders.py")
+    edit(
+        trees.head / "orders.py",
+        'name="orders-ingest",',
+        'name="orders-d",\n    renamed_from=("orders-c",),',
+    )
+    with pytest.raises(InvalidInputError) as error:
+        trees.result("dev")
+    (problem,) = error.value.problems
+    assert problem.field == "renamed_from" and problem.stream == "orders-d"
+    assert "renamed_from=('orders-ingest', 'orders-b', 'orders-c')" in problem.message
+
+
+def test_removing_a_paused_stream_says_it_was_paused_and_what_keeps_its_checkpoint(
+    trees: Trees,
+) -> None:
+    edit(trees.base / "orders.py", '"dev": StackOverride(', '"dev": StackOverride(suspend=True, ')
+    (trees.head / "orders.py").unlink()
+    (removed,) = trees.json()["streams"]["removed"]
+    stop, kept = (c["text"] for c in removed["consequences"])
+    assert stop.startswith("was paused") and "stops" not in stop
+    assert "same identity" in kept and "checkpoint_generation=0" in kept
+
+
+def test_each_shared_change_says_what_it_does() -> None:
+    old = Side(
+        {},
+        {
+            "u": {
+                "urn": "u",
+                "type": "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+                "name": "monitoring-alerts",
+                "stream": None,
+                "inputs": {"spec": 1},
+            }
+        },
+    )
+    new = Side({}, {"u": {**old.resources["u"], "inputs": {"spec": 2}}})
+    text = markdown(compare(old, new, stack="prod", base="b", commit="0" * 40))
+    assert "alert rules are updated for the current streams" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from spark_streams import mrnote
 from spark_streams.cli import main
+from tests.conftest import PROJECT
 from tests.fake_gitlab import TOKEN, FakeGitLab, serve
 
 PREVIEW = """Previewing update (dev):
@@ -53,7 +55,7 @@ def test_json_diffs_are_rendered_as_markdown() -> None:
         },
         "other": {"added": [], "removed": [], "changed": []},
     }
-    note, _ = mrnote.build("dev", PREVIEW, json.dumps(result), [], None)
+    note, _ = mrnote.build("dev", PREVIEW, mrnote.diff_section(json.dumps(result)), [], None)
     assert "`executor.instances`: `1` → `2`" in note
 
 
@@ -295,3 +297,71 @@ def test_a_malformed_api_url_fails_at_once(monkeypatch: pytest.MonkeyPatch, post
     code, out, err = post("dev")
     assert code == 1 and out == ""
     assert "GitLab unreachable" in err and "Traceback" not in err
+
+
+@pytest.fixture
+def preview(tmp_path: Path) -> Path:
+    path = tmp_path / "preview.txt"
+    path.write_text(PREVIEW)
+    return path
+
+
+def dry_run(preview: Path) -> list[str]:
+    return ["mr-note", "--stack", "dev", "--preview", str(preview), "--dry-run"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "not the expected shape"),
+        ('{"a:b": "plain"}', "not the expected shape"),
+    ],
+)
+def test_secrets_from_that_is_not_pulumi_config_json_stops_with_what_was_expected(
+    tmp_path: Path,
+    preview: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    expected: str,
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(content)
+    code = main([*dry_run(preview), "--secrets-from", str(config)])
+    err = capsys.readouterr().err
+    assert code == 1 and expected in err and "pulumi config --show-secrets --json" in err
+    assert "Traceback" not in err
+
+
+def test_secrets_from_with_no_secret_while_the_stack_has_some_warns(
+    tmp_path: Path, preview: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text('{"spark-streams:awsRegion": {"value": "eu-west-1", "secret": false}}')
+    assert main([*dry_run(preview), "--secrets-from", str(config)]) == 0
+    assert "warning: --secrets-from" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ["just some text\n", '{"stack": "dev"}'])
+def test_a_diff_file_that_is_not_a_diff_stops(
+    tmp_path: Path, preview: Path, capsys: pytest.CaptureFixture[str], content: str
+) -> None:
+    bad = tmp_path / "diff.json"
+    bad.write_text(content)
+    code = main([*dry_run(preview), "--diff", str(bad)])
+    assert code == 1 and "--diff" in capsys.readouterr().err
+
+
+def test_the_note_is_kept_out_of_the_repository_and_a_dry_run_writes_only_its_output(
+    tmp_path: Path, preview: Path
+) -> None:
+    before = set(PROJECT.iterdir())
+    assert main(dry_run(preview)) == 0
+    assert set(PROJECT.iterdir()) == before  # nothing written without --output
+    out = tmp_path / "note.md"
+    assert main([*dry_run(preview), "--output", str(out)]) == 0
+    assert out.read_text().startswith("<!-- spark-streams:mr-note stack=dev -->")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", ".spark-streams/mr-note-dev.md"], cwd=PROJECT, check=False
+    )
+    assert ignored.returncode == 0  # where the note goes without --output, when posting
