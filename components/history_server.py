@@ -18,10 +18,13 @@ from components import HISTORY_SERVER
 from components.irsa import WorkloadIdentityArgs, workload_identity
 from spark_streams import iam
 from spark_streams.resolve import S3Location, iam_role_name
-from spark_streams.sparkapp import SPARK_UID
+from spark_streams.sparkapp import SPARK_UID, STACK_LABEL
 
 NAME = "spark-history-server"
 UI_PORT = 18080
+# Hadoop's S3A buffers and Spark's scratch files: the only writable place, the root file
+# system being read-only.
+SCRATCH = "/tmp"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class HistoryServerArgs:
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str] | None
+    # Namespaces whose pods may open the UI; none: only `kubectl port-forward`.
+    ui_from: Sequence[str] = ()
+    stack: str | None = None
 
 
 def history_options(args: HistoryServerArgs) -> str:
@@ -54,18 +60,54 @@ def container(args: HistoryServerArgs) -> k8s.core.v1.ContainerArgsDict:
     return {
         "name": "history-server",
         "image": args.image,
+        # A tag can be moved to other content: pull it every start so a node never runs a
+        # stale copy (with a digest, the pull is a manifest check).
+        "image_pull_policy": "Always",
         "command": ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.history.HistoryServer"],
         "env": [{"name": "SPARK_HISTORY_OPTS", "value": history_options(args)}],
         "ports": [{"name": "http", "container_port": UI_PORT}],
         "readiness_probe": {"http_get": {"path": "/", "port": "http"}},
-        "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+        # Restarts a server that stopped answering; the first listing of many event logs can
+        # take minutes, hence the patience.
+        "liveness_probe": {
+            "http_get": {"path": "/", "port": "http"},
+            "initial_delay_seconds": 120,
+            "period_seconds": 30,
+            "failure_threshold": 4,
+        },
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "1Gi"},
+            "limits": {"cpu": "2", "memory": "2Gi"},
+        },
+        "volume_mounts": [{"name": "scratch", "mount_path": SCRATCH}],
         "security_context": {
             "allow_privilege_escalation": False,
             "capabilities": {"drop": ["ALL"]},
+            "read_only_root_filesystem": True,
             "run_as_non_root": True,
+            # The Spark image's own user: its files and passwd entry are this UID's (see
+            # docs/security.md on why not a UID above 10000).
             "run_as_user": SPARK_UID,
             "seccomp_profile": {"type": "RuntimeDefault"},
         },
+    }
+
+
+def network_policy_spec(
+    args: HistoryServerArgs, labels: dict[str, str]
+) -> k8s.networking.v1.NetworkPolicySpecArgsDict:
+    """The UI port, only from the namespaces the stack names (none: no ingress at all)."""
+    sources: list[k8s.networking.v1.NetworkPolicyPeerArgsDict] = [
+        {"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": namespace}}}
+        for namespace in sorted(args.ui_from)
+    ]
+    ingress: list[k8s.networking.v1.NetworkPolicyIngressRuleArgsDict] = [
+        {"from_": sources, "ports": [{"port": UI_PORT, "protocol": "TCP"}]}
+    ]
+    return {
+        "pod_selector": {"match_labels": labels},
+        "policy_types": ["Ingress"],
+        "ingress": ingress if sources else [],
     }
 
 
@@ -88,9 +130,11 @@ class HistoryServer(pulumi.ComponentResource):
             parent=self,
         )
         labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "spark-streams"}
+        # The stack label goes on the Deployment only: its pod selector cannot change.
+        stack = {STACK_LABEL: args.stack} if args.stack else {}
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata={"name": NAME, "namespace": args.namespace, "labels": labels},
+            metadata={"name": NAME, "namespace": args.namespace, "labels": {**labels, **stack}},
             spec={
                 "replicas": 1,
                 "selector": {"match_labels": labels},
@@ -103,6 +147,7 @@ class HistoryServer(pulumi.ComponentResource):
                         "automount_service_account_token": False,
                         "security_context": {"fs_group": SPARK_UID},
                         "containers": [container(args)],
+                        "volumes": [{"name": "scratch", "empty_dir": {"size_limit": "1Gi"}}],
                     },
                 },
             },
@@ -115,6 +160,12 @@ class HistoryServer(pulumi.ComponentResource):
                 "selector": labels,
                 "ports": [{"name": "http", "port": 80, "target_port": "http"}],
             },
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network",
+            metadata={"name": NAME, "namespace": args.namespace, "labels": labels},
+            spec=network_policy_spec(args, labels),
             opts=child,
         )
         self.register_outputs({"roleArn": identity.role.arn})

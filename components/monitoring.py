@@ -7,7 +7,7 @@ alert lists the streams that should be up, so it changes when one is added, paus
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,13 +21,14 @@ PROMETHEUS_API = "monitoring.coreos.com/v1"
 # The operator's default JMX exporter rules name Structured Streaming gauges like this.
 STREAMING_METRIC = "spark_structured_streaming_driver"
 RESTARTS_PER_HOUR = 3
+TEAM_LABEL = "team"  # what Alertmanager routes stream alerts by
 
 
 @dataclass(frozen=True)
 class StreamMonitoringArgs:
     namespace: str
-    # Streams that should be running (not suspended) in this stack.
-    running: Sequence[str]
+    # Streams that should be running (not suspended) in this stack, and their owners.
+    running: Mapping[str, str | None]
     # What the Prometheus operator selects objects by (e.g. kube-prometheus-stack's `release`).
     labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -43,6 +44,8 @@ def pod_monitor_spec() -> dict[str, Any]:
                 "relabelings": [
                     _label("__meta_kubernetes_pod_label_app_kubernetes_io_name", "stream"),
                     _label("__meta_kubernetes_pod_label_spark_role", "spark_role"),
+                    # Every series, and so every alert, carries the owning team to route by.
+                    _label("__meta_kubernetes_pod_label_spark_streams_owner", TEAM_LABEL),
                     # A resubmitted driver keeps its pod name; its uid tells restarts apart.
                     _label("__meta_kubernetes_pod_uid", "pod_uid"),
                 ],
@@ -55,14 +58,19 @@ def _label(source: str, target: str) -> dict[str, Any]:
     return {"sourceLabels": [source], "targetLabel": target, "action": "replace"}
 
 
-def alert_rules(namespace: str, running: Sequence[str]) -> list[dict[str, Any]]:
+def alert_rules(namespace: str, running: Mapping[str, str | None]) -> list[dict[str, Any]]:
     driver = f'namespace="{namespace}", spark_role="driver"'
     rules: list[dict[str, Any]] = [
         {
             "alert": "SparkStreamNotRunning",
             "expr": f'absent(up{{{driver}, stream="{name}"}} == 1)',
             "for": "10m",
-            "labels": {"severity": "critical", "stream": name},
+            # `absent` has no series to take the team from: the rule names it.
+            "labels": {
+                "severity": "critical",
+                "stream": name,
+                **({TEAM_LABEL: running[name]} if running[name] else {}),
+            },
             "annotations": {
                 "summary": f"Stream {name} has no running driver",
                 "description": "kubectl describe sparkapplication "
@@ -74,7 +82,8 @@ def alert_rules(namespace: str, running: Sequence[str]) -> list[dict[str, Any]]:
     rules += [
         {
             "alert": "SparkStreamRestartingRepeatedly",
-            "expr": f"count by (namespace, stream) (count_over_time(up{{{driver}}}[1h])) "
+            "expr": f"count by (namespace, stream, {TEAM_LABEL}) "
+            f"(count_over_time(up{{{driver}}}[1h])) "
             f"> {RESTARTS_PER_HOUR}",
             "labels": {"severity": "warning"},
             "annotations": {

@@ -1,13 +1,16 @@
-"""The streaming namespace: Pod Security level, the RBAC Spark drivers need, stream secrets.
+"""The streaming namespace: Pod Security level, the RBAC Spark drivers need, stream secrets, and
+the NetworkPolicy that closes every pod to ingress unless a policy of its own opens it.
 
-Each stream brings its own service account (components/stream.py) because IRSA binds an IAM
-role to one service account; the driver permissions here are granted to the namespace's service
-accounts as a group so adding a stream never edits a shared object.
+Each stream brings its own service accounts (components/stream.py) because IRSA binds an IAM
+role to named service accounts. The driver Role is bound here, by name, to the streams' driver
+accounts only: not to the namespace's group, whose members include executors, the History
+Server and the ``default`` account. One binding lists them all (adding a stream edits its
+subjects in place) so that a stream stays within seven resources of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -17,6 +20,7 @@ from components import STREAMING_NAMESPACE
 from spark_streams.sparkapp import SECRET_NAME
 
 DRIVER_ROLE = "spark-driver"
+DENY_INGRESS = "default-deny-ingress"
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class StreamingNamespaceArgs:
     # Values are Pulumi secrets; only the keys are plain.
     secrets: pulumi.Input[Mapping[str, str]] | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    # The streams' driver service accounts: the only subjects of the driver Role.
+    driver_service_accounts: Sequence[str] = ()
 
 
 def driver_rules() -> list[k8s.rbac.v1.PolicyRuleArgsDict]:
@@ -87,15 +93,19 @@ class StreamingNamespace(pulumi.ComponentResource):
                 "name": DRIVER_ROLE,
             },
             subjects=[
-                {
-                    "kind": "Group",
-                    "api_group": "rbac.authorization.k8s.io",
-                    "name": f"system:serviceaccounts:{args.name}",
-                }
+                {"kind": "ServiceAccount", "name": account, "namespace": args.name}
+                for account in sorted(args.driver_service_accounts)
             ],
             opts=pulumi.ResourceOptions(parent=self.namespace, depends_on=[role]),
         )
-        self.ready = [binding]
+        deny = k8s.networking.v1.NetworkPolicy(
+            f"{name}-deny-ingress",
+            metadata={"name": DENY_INGRESS, "namespace": args.name},
+            # Every pod, no ingress rule: closed unless another policy selects it and opens.
+            spec={"pod_selector": {}, "policy_types": ["Ingress"]},
+            opts=in_namespace,
+        )
+        self.ready = [binding, deny]
         if args.secrets is not None:
             secret = k8s.core.v1.Secret(
                 f"{name}-secrets",

@@ -1,4 +1,5 @@
-"""One stream: its IAM role (IRSA), service account and SparkApplication.
+"""One stream: its IAM role (IRSA), driver and executor service accounts, NetworkPolicy and
+SparkApplication: seven resources with the component itself.
 
 Logical names come from the stream's identity (its first name), so a rename keeps every URN and
 the checkpoint; only the Kubernetes objects, whose names are the display name, are replaced.
@@ -32,6 +33,40 @@ class StreamArgs:
     requires: Sequence[pulumi.Resource]
 
 
+def network_policy_spec(
+    stream: EffectiveStream, monitoring: MonitoringConfig
+) -> k8s.networking.v1.NetworkPolicySpecArgsDict:
+    """The stream's pods take traffic from one another, and on the metrics port from Prometheus.
+
+    Driver and executors talk both ways (RPC, block transfers), so every port is open between
+    them; nothing else in the namespace may reach them (the namespace denies by default).
+    """
+    own_pods: k8s.meta.v1.LabelSelectorArgsDict = {
+        "match_labels": {sparkapp.IDENTITY_LABEL: stream.identity}
+    }
+    scraper: k8s.meta.v1.LabelSelectorArgsDict = {
+        "match_labels": {"kubernetes.io/metadata.name": monitoring.scraper_namespace}
+    }
+    return {
+        "pod_selector": own_pods,
+        "policy_types": ["Ingress"],
+        "ingress": [
+            {"from_": [{"pod_selector": own_pods}]},
+            {
+                "from_": [{"namespace_selector": scraper}],
+                "ports": [{"port": monitoring.metrics_port, "protocol": "TCP"}],
+            },
+        ],
+    }
+
+
+def role_tags(stream: EffectiveStream) -> dict[str, str]:
+    """The role's tags: the stream, its owner and its labels (annotations stay in Kubernetes:
+    their values need not fit an IAM tag)."""
+    owner = {sparkapp.OWNER_LABEL: stream.owner} if stream.owner else {}
+    return {**stream.labels, **owner, "spark-streams/stream": stream.name}
+
+
 class Stream(pulumi.ComponentResource):
     role: aws.iam.Role
     application: k8s.apiextensions.CustomResource
@@ -47,29 +82,46 @@ class Stream(pulumi.ComponentResource):
             WorkloadIdentityArgs(
                 namespace=stream.namespace,
                 service_account=stream.service_account,
+                executor_service_account=stream.executor_service_account,
                 role_name=stream.role_name,
                 policy=iam.access_policy(stream, args.kms_key_arn),
                 oidc_provider_arn=args.oidc_provider_arn,
                 oidc_issuer=args.oidc_issuer,
                 description=f"spark-streams: stream {stream.name} ({stream.stack})",
-                tags={"spark-streams/stream": stream.name},
+                tags=role_tags(stream),
                 labels=labels,
             ),
             parent=self,
         )
         self.role = identity.role
+        network = k8s.networking.v1.NetworkPolicy(
+            f"{name}-network",
+            metadata={"name": stream.name, "namespace": stream.namespace, "labels": labels},
+            spec=network_policy_spec(stream, args.monitoring),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.application = k8s.apiextensions.CustomResource(
             f"{name}-app",
             api_version=sparkapp.API_VERSION,
             kind=sparkapp.KIND,
-            metadata={"name": stream.name, "namespace": stream.namespace, "labels": labels},
+            metadata={
+                "name": stream.name,
+                "namespace": stream.namespace,
+                "labels": labels,
+                **({"annotations": stream.annotations} if stream.annotations else {}),
+            },
             spec=sparkapp.spec(stream, args.monitoring, self.role.arn),
             # Submitted only once its role's policy exists (IAM may take seconds more to apply
             # it; the restart policy covers that). A replacement (e.g. a rename) stops the old
             # driver before the new one starts: two queries on one checkpoint corrupt it.
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[identity.service_account, identity.policy, *args.requires],
+                depends_on=[
+                    *identity.accounts,
+                    identity.policy,
+                    network,
+                    *args.requires,
+                ],
                 delete_before_replace=True,
             ),
         )

@@ -12,10 +12,13 @@ from pulumi_policy import (
 from spark_streams_policy import (
     BUCKET,
     DEFAULT_NAMESPACES,
+    DEFAULT_PINNED_STACKS,
     DEFAULT_PROTECTED,
+    DEPLOYMENT,
     ROLE_POLICIES,
     SPARK_APPLICATION,
     buckets_hardened,
+    images_pinned,
     no_s3_wildcards,
     prod_data_protected,
     spark_application_well_formed,
@@ -73,6 +76,20 @@ PolicyPack(
             validate=_for_types((BUCKET,), prod_data_protected, "pattern"),
             config_schema=PolicyConfigSchema(
                 properties={"pattern": {"type": "string", "default": DEFAULT_PROTECTED}}
+            ),
+        ),
+        ResourceValidationPolicy(
+            name="images-pinned-by-digest",
+            description="Workloads of the listed stacks (default: prod) run images by digest.",
+            validate=_for_types((SPARK_APPLICATION, DEPLOYMENT), images_pinned, "stacks"),
+            config_schema=PolicyConfigSchema(
+                properties={
+                    "stacks": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "default": list(DEFAULT_PINNED_STACKS),
+                    }
+                }
             ),
         ),
     ],

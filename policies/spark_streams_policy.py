@@ -18,6 +18,11 @@ ROLE_POLICIES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")
 DEFAULT_NAMESPACES = ("spark-streams",)
 # Lake and checkpoint buckets of prod stacks (named <prefix>-lake / -checkpoints, prefix *-prod).
 DEFAULT_PROTECTED = r"-prod-(lake|checkpoints)$"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+# The label spark-streams puts on its workloads naming the stack they belong to.
+STACK_LABEL = "spark-streams/stack"
+DEFAULT_PINNED_STACKS = ("prod",)
+_PINNED = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
 class Options(Protocol):
@@ -148,6 +153,39 @@ def prod_data_protected(
     name = _bucket_name(resource.props)
     if re.search(pattern, name) and not resource.opts.protect:
         report(f"bucket {name} holds prod data and must be protected (protect=True)")
+
+
+def images_pinned(
+    resource: Resource, report: Report, stacks: Iterable[str] = DEFAULT_PINNED_STACKS
+) -> None:
+    """Workloads of the listed stacks name their images by digest, not by a movable tag."""
+    props = resource.props
+    labels = (props.get("metadata") or {}).get("labels") or {}
+    if labels.get(STACK_LABEL) not in set(stacks):
+        return
+    for where, image in _images(props.get("spec") or {}):
+        if isinstance(image, str) and not _PINNED.search(image):
+            report(
+                f"{resource.name}: {where} runs {image!r}, a tag that can be moved to other "
+                "content; pin it: repo@sha256:<digest>"
+            )
+
+
+def _images(spec: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+    """(where, image) of every container a SparkApplication or a Deployment starts."""
+    template = spec.get("template")
+    if isinstance(template, Mapping):  # a Deployment
+        pods = [("spec.template.spec", template.get("spec") or {})]
+    else:  # a SparkApplication: its own image, overridable per role
+        yield "spec.image", spec.get("image")
+        pods = [(f"spec.{role}", spec.get(role) or {}) for role in ("driver", "executor")]
+        for where, pod in pods:
+            if "image" in pod:
+                yield f"{where}.image", pod["image"]
+    for where, pod in pods:
+        for kind in ("initContainers", "containers", "sidecars"):
+            for container in pod.get(kind) or []:
+                yield f"{where}.{kind}[{container.get('name')}]", container.get("image")
 
 
 def _as_list(value: Any) -> list[str]:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from spark_streams.model import Driver
+from spark_streams.model import PodSettings
 from spark_streams.pricing import HOURS_PER_MONTH, PricingConfig, capacity_type
 from spark_streams.problems import InvalidInputError, Problem
 from spark_streams.resolve import EffectiveStream
@@ -139,11 +139,19 @@ def _submitted_conf(stream: EffectiveStream) -> dict[str, str]:
     """The Spark conf the operator submits, as far as pod sizes and placement go."""
     conf = dict(stream.spark_conf)
     conf.update({f"spark.kubernetes.node.selector.{k}": v for k, v in stream.node_selector.items()})
-    roles: tuple[tuple[str, Driver], ...] = (
+    roles: tuple[tuple[str, PodSettings], ...] = (
         ("driver", stream.driver),
         ("executor", stream.executor),
     )
     for role, resources in roles:
+        # The role's own nodeSelector lands on its pod over everything else (the operator's
+        # webhook sets it after spark-submit built the pod).
+        conf.update(
+            {
+                f"spark.kubernetes.{role}.node.selector.{k}": v
+                for k, v in resources.node_selector.items()
+            }
+        )
         conf[f"spark.{role}.cores"] = str(resources.cores)
         conf[f"spark.{role}.memory"] = resources.memory
         if resources.core_request is not None:

@@ -106,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         "--file", help="the job's file: local:///... in the image, s3a://... (Python and R)"
     )
     new.add_argument("--topic", help="a Kafka topic, passed to the job as --topic")
+    new.add_argument("--owner", help="the team that runs it (a stack may require one)")
     new.set_defaults(handler=_new)
     listing = command("list", "the streams and their effective settings")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
@@ -275,10 +276,12 @@ def _new(project_dir: Path, args: argparse.Namespace) -> str:
 
     from spark_streams import scaffold
     from spark_streams.discovery import load_streams
-    from spark_streams.types import StreamName
+    from spark_streams.types import StreamName, TeamName
 
     try:
         TypeAdapter(StreamName).validate_python(args.name)
+        if args.owner is not None:
+            TypeAdapter(TeamName).validate_python(args.owner)
     except ValidationError as error:
         raise UsageError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
     if args.type in ("Python", "R") and not args.file:
@@ -291,7 +294,9 @@ def _new(project_dir: Path, args: argparse.Namespace) -> str:
     }
     if args.name in taken:
         raise UsageError(f"stream '{args.name}' exists already, in {taken[args.name]}")
-    new = scaffold.NewStream(args.name, args.type, args.main_class, args.file, args.topic)
+    new = scaffold.NewStream(
+        args.name, args.type, args.main_class, args.file, args.topic, args.owner
+    )
     try:
         path = scaffold.write(directory, new)
     except FileExistsError:

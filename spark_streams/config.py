@@ -12,11 +12,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 
-from spark_streams.model import STRICT, AppType, Driver, Executor, RestartPolicy, Toleration
+from spark_streams.model import (
+    STRICT,
+    AppType,
+    Deps,
+    Driver,
+    Executor,
+    RestartPolicy,
+    Toleration,
+)
 from spark_streams.pricing import PricingConfig
 from spark_streams.problems import InvalidInputError, Problem, from_validation_error
 from spark_streams.stackfile import SECRET_PLACEHOLDER
-from spark_streams.types import Count
+from spark_streams.types import Count, Image, LabelKey, LabelValue
 
 _CHART_VERSION = re.compile(r"^2\.5\.[0-9]+$")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -91,7 +99,7 @@ class MonitoringConfig(_Section):
     )
     metrics_port: Annotated[int, Field(ge=1024, le=65535)] = 8090
     history_server: bool = Field(default=False, description="Run a Spark History Server")
-    history_server_image: str | None = Field(
+    history_server_image: Image | None = Field(
         default=None,
         description="Image of the History Server, Spark 4.2+ (default: the streams' image)",
     )
@@ -100,6 +108,16 @@ class MonitoringConfig(_Section):
         description="Hadoop in historyServerImage: picks the S3A credentials provider "
         "(default 3.4, what Spark 4 ships; without that image, the streams' hadoopVersion)",
     )
+    scraper_namespace: Namespace = Field(
+        default="monitoring",
+        description="Namespace of the Prometheus that scrapes the streams: the only place their "
+        "metrics port accepts traffic from",
+    )
+    history_server_ui_from: tuple[Namespace, ...] = Field(
+        default=(),
+        description="Namespaces whose pods may open the History Server's UI (e.g. an ingress "
+        "controller's); none: kubectl port-forward only",
+    )
 
 
 class SparkDefaults(_Section):
@@ -107,19 +125,25 @@ class SparkDefaults(_Section):
 
     type: AppType = "Scala"
     spark_version: str
-    image: str
+    image: Image
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     main_class: str | None = None
     application_file: str
     hadoop_version: Literal["3.3", "3.4"] = Field(
         default="3.4", description="Picks the S3A credentials provider for IRSA"
     )
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    tolerations: tuple[Toleration, ...] = ()
+    node_selector: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, description="Node labels both roles need"
+    )
+    tolerations: tuple[Toleration, ...] = Field(default=(), description="Both roles carry these")
     restart_policy: RestartPolicy = RestartPolicy()
     driver: Driver = Driver()
     executor: Executor = Executor()
     spark_conf: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Plain environment variables of every stream's pods"
+    )
+    deps: Deps = Deps()
     termination_grace_period_seconds: Count = 120
 
 
@@ -131,6 +155,9 @@ class StackConfig(_Section):
     namespace: Namespace = "spark-streams"
     pod_security: Literal["restricted", "baseline"] = "restricted"
     streams_dir: str = "streams"
+    require_owner: bool = Field(
+        default=False, description="Every stream must name its owner (the team alerts go to)"
+    )
     buckets: BucketsConfig
     operator: OperatorConfig
     spark: SparkDefaults

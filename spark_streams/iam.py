@@ -23,10 +23,11 @@ _WRITE = [
 
 
 def trust_policy(
-    oidc_provider_arn: str, issuer: str, namespace: str, service_account: str
+    oidc_provider_arn: str, issuer: str, namespace: str, service_accounts: list[str]
 ) -> dict[str, Any]:
-    """Only ``service_account`` in ``namespace`` of this cluster may assume the role."""
+    """Only ``service_accounts`` in ``namespace`` of this cluster may assume the role."""
     host = issuer.removeprefix("https://")
+    subjects = [f"system:serviceaccount:{namespace}:{account}" for account in service_accounts]
     return {
         "Version": VERSION,
         "Statement": [
@@ -36,7 +37,8 @@ def trust_policy(
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
                     "StringEquals": {
-                        f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                        # A list is any one of them; one account stays a plain string.
+                        f"{host}:sub": subjects[0] if len(subjects) == 1 else subjects,
                         f"{host}:aud": "sts.amazonaws.com",
                     }
                 },
@@ -87,11 +89,16 @@ def _object_arns(loc: S3Location) -> list[str]:
 
 
 def _list_statements(locations: list[S3Location]) -> list[dict[str, Any]]:
-    """ListBucket per bucket, narrowed to the stream's own prefixes."""
+    """ListBucket per bucket, narrowed to the listings S3A makes under the stream's prefixes.
+
+    S3A lists a directory ``a/b`` with the prefix ``a/b/``: to probe whether it exists
+    (``getFileStatus``) and to list it (``listStatus``, ``listFiles``). A listing with the
+    prefix ``a/b`` itself (no slash) would return ``a/bc/...`` too, a neighbour's key names,
+    so it is not allowed: ``s3:prefix`` is ``a/b/`` or starts with it.
+    """
     by_bucket: dict[str, set[str]] = defaultdict(set)
     for loc in locations:
-        directory = loc.prefix.rstrip("/")
-        by_bucket[loc.bucket].update({directory, loc.prefix, f"{loc.prefix}*"})
+        by_bucket[loc.bucket].update({loc.prefix, f"{loc.prefix}*"})
     return [
         {
             "Sid": f"List{index}",

@@ -3,18 +3,32 @@
 A stream file holds one :class:`Stream`. Every Spark setting a stream leaves out comes from the
 stack config (``spark:`` in ``Pulumi.<stack>.yaml``); the ones it sets override it, and
 ``stacks={"dev": StackOverride(...)}`` overrides them again for one stack. For the nested
-settings (``driver``, ``executor``, ``restart_policy``) only the fields written are overrides.
+settings (``driver``, ``executor``, ``restart_policy``, ``deps``) only the fields written are
+overrides; ``spark_conf`` and ``env`` merge by key. See docs/streams.md.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass
 
-from spark_streams.types import Cores, Count, CpuQuantity, S3Uri, Seconds, SparkMemory, StreamName
+from spark_streams.types import (
+    Cores,
+    Count,
+    CpuQuantity,
+    Image,
+    LabelKey,
+    LabelValue,
+    ObjectName,
+    S3Uri,
+    Seconds,
+    SparkMemory,
+    StreamName,
+    TeamName,
+)
 
 AppType = Literal["Scala", "Java", "Python", "R"]
 RestartType = Literal["Always", "OnFailure", "Never"]
@@ -42,20 +56,123 @@ class Settings(BaseModel):
         return base.model_copy(update={k: getattr(self, k) for k in self.model_fields_set})
 
 
-class Driver(Settings):
-    """Driver pod resources. ``cores`` is whole cores; fractional CPU goes in ``core_request``."""
+class Toleration(BaseModel):
+    model_config = STRICT
+
+    key: LabelKey | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: LabelValue | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+    @model_validator(mode="after")
+    def _value_fits_the_operator(self) -> Toleration:
+        # The API server refuses both; the webhook would then fail the pod's admission.
+        if self.operator == "Exists" and self.value:
+            raise ValueError("operator Exists takes no value. Fix: remove value")
+        if self.operator == "Equal" and not self.key:
+            raise ValueError("operator Equal needs a key. Fix: set key, or operator='Exists'")
+        return self
+
+
+class NodeSelectorRequirement(BaseModel):
+    """One condition on a node label, as Kubernetes' ``matchExpressions`` writes it."""
+
+    model_config = STRICT
+
+    key: LabelKey
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]
+    values: tuple[LabelValue, ...] = ()
+
+    @model_validator(mode="after")
+    def _values_fit_the_operator(self) -> NodeSelectorRequirement:
+        # The API server accepts these shapes only; a wrong one makes the pod unschedulable or
+        # the submission fail, long after `pulumi up` said it was fine.
+        if self.operator in ("In", "NotIn") and not self.values:
+            raise ValueError(f"{self.operator} with no values matches no node. Fix: list values")
+        if self.operator in ("Exists", "DoesNotExist") and self.values:
+            raise ValueError(f"{self.operator} takes no values. Fix: remove values")
+        if self.operator in ("Gt", "Lt") and (
+            len(self.values) != 1 or not self.values[0].lstrip("-").isdigit()
+        ):
+            raise ValueError(f"{self.operator} takes one whole number. Fix: values=('4',)")
+        return self
+
+
+class NodeSelectorTerm(BaseModel):
+    """Conditions that must all hold on one node."""
+
+    model_config = STRICT
+
+    match_expressions: tuple[NodeSelectorRequirement, ...] = Field(min_length=1)
+
+
+class PreferredTerm(BaseModel):
+    model_config = STRICT
+
+    weight: Annotated[StrictInt, Field(ge=1, le=100)]
+    preference: NodeSelectorTerm
+
+
+class Affinity(BaseModel):
+    """Node affinity of a pod: ``required`` terms (any one must match), ``preferred`` ones."""
+
+    model_config = STRICT
+
+    required: tuple[NodeSelectorTerm, ...] = ()
+    preferred: tuple[PreferredTerm, ...] = ()
+
+
+class PodSettings(Settings):
+    """Resources and placement of a driver or of the executors.
+
+    ``cores`` is whole cores; fractional CPU goes in ``core_request``. The node selector and
+    tolerations here are this role's, added to the spec-level ones both roles share.
+    """
 
     cores: Cores = 1
     core_request: CpuQuantity | None = None
     core_limit: CpuQuantity | None = None
     memory: SparkMemory = "2g"
     memory_overhead: SparkMemory | None = None
+    node_selector: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, description="This role's node labels, over the shared nodeSelector"
+    )
+    tolerations: tuple[Toleration, ...] = Field(
+        default=(), description="This role's tolerations, added to the shared ones"
+    )
+    affinity: Affinity | None = None
+    priority_class_name: ObjectName | None = Field(
+        default=None, description="PriorityClass of this role's pods (it must exist)"
+    )
 
 
-class Executor(Driver):
-    """Executor pod resources and how many executors run."""
+class Driver(PodSettings):
+    """The driver pod."""
+
+    do_not_disrupt: bool = Field(
+        default=True,
+        description="karpenter.sh/do-not-disrupt on the driver: Karpenter does not consolidate "
+        "its node away (a driver restart restarts the whole stream)",
+    )
+
+
+class Executor(PodSettings):
+    """Executor pods and how many run."""
 
     instances: Count = 2
+
+
+class Deps(Settings):
+    """The v1beta2 ``deps``: what spark-submit adds to the job's classpath and working dir."""
+
+    jars: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    py_files: tuple[str, ...] = ()
+    packages: tuple[str, ...] = Field(
+        default=(), description="Maven coordinates group:artifact:version"
+    )
+    repositories: tuple[str, ...] = Field(default=(), description="https:// Maven repositories")
+    exclude_packages: tuple[str, ...] = Field(default=(), description="group:artifact")
 
 
 class RestartPolicy(Settings):
@@ -68,22 +185,15 @@ class RestartPolicy(Settings):
     on_submission_failure_retry_interval: Seconds = 20
 
 
-class Toleration(BaseModel):
-    model_config = STRICT
-
-    key: str | None = None
-    operator: Literal["Equal", "Exists"] = "Equal"
-    value: str | None = None
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-
-
 @dataclass(kw_only=True, frozen=True, config=_STRICT_DATACLASS)
 class SparkOverrides:
     """Spark settings a stream may override; ``None`` means "inherit"."""
 
     type: AppType | None = None
     spark_version: str | None = None
-    image: str | None = None
+    image: Image | None = Field(
+        default=None, description="registry/repository:tag, or @sha256:<digest> to pin it"
+    )
     main_class: str | None = None
     application_file: str | None = Field(
         default=None, description="local:// (inside the image), s3a:// or https://"
@@ -91,8 +201,12 @@ class SparkOverrides:
     hadoop_version: Literal["3.3", "3.4"] | None = Field(
         default=None, description="Hadoop in the image: picks the S3A credentials provider"
     )
-    node_selector: dict[str, str] | None = None
-    tolerations: tuple[Toleration, ...] | None = None
+    node_selector: dict[LabelKey, LabelValue] | None = Field(
+        default=None, description="Node labels both roles need (each role may add its own)"
+    )
+    tolerations: tuple[Toleration, ...] | None = Field(
+        default=None, description="Tolerations both roles carry"
+    )
     restart_policy: RestartPolicy | None = None
     driver: Driver | None = None
     executor: Executor | None = None
@@ -102,6 +216,12 @@ class SparkOverrides:
     suspend: bool | None = Field(
         default=None, description="True stops the stream (spec.suspend) and keeps everything"
     )
+    env: dict[str, str] | None = Field(
+        default=None,
+        description="Plain environment variables of both roles, merged over the stack's "
+        "(secret values go in `secrets`)",
+    )
+    deps: Deps | None = None
 
 
 @dataclass(kw_only=True, frozen=True, config=_STRICT_DATACLASS)
@@ -132,5 +252,14 @@ class Stream(SparkOverrides):
     )
     renamed_from: tuple[StreamName, ...] = Field(
         default=(), description="Earlier names, oldest first: keeps resources and checkpoint"
+    )
+    owner: TeamName | None = Field(
+        default=None, description="The team that runs the stream: labels, IAM tags, alert routes"
+    )
+    labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, description="Extra labels of its SparkApplication and pods"
+    )
+    annotations: dict[LabelKey, str] = Field(
+        default_factory=dict, description="Extra annotations of its SparkApplication and pods"
     )
     stacks: dict[str, StackOverride] = Field(default_factory=dict)

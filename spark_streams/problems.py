@@ -153,6 +153,8 @@ def _field_path(prefix: str, detail: ErrorDetails) -> str | None:
     for part in detail["loc"]:
         if isinstance(part, int):
             path += f"[{part}]"
+        elif part == "[key]":
+            continue  # a mapping's key: the message says it is the key that is wrong
         elif not part.startswith(("function-", "lax-", "strict-")):
             path = f"{path}.{part}" if path else part
     return path or None

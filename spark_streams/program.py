@@ -39,7 +39,10 @@ def register(inputs: Inputs, secret_values: pulumi.Input[Mapping[str, str]] | No
     namespace = StreamingNamespace(
         "streaming",
         StreamingNamespaceArgs(
-            config.namespace, config.pod_security, secret_values if config.secrets else None
+            config.namespace,
+            config.pod_security,
+            secret_values if config.secrets else None,
+            driver_service_accounts=[s.service_account for s in streams],
         ),
         opts=on_cluster,
     )
@@ -69,7 +72,7 @@ def register(inputs: Inputs, secret_values: pulumi.Input[Mapping[str, str]] | No
             StreamMonitoringArgs(
                 config.namespace,
                 # A paused stream has no driver by design: no "not running" alert for it.
-                [s.name for s in streams if not s.suspend],
+                {s.name: s.owner for s in streams if not s.suspend},
                 monitoring.labels,
             ),
             opts=after(namespace),
@@ -87,6 +90,8 @@ def register(inputs: Inputs, secret_values: pulumi.Input[Mapping[str, str]] | No
                 oidc_provider_arn=cluster.oidc_provider_arn,
                 oidc_issuer=cluster.oidc_issuer,
                 kms_key_arn=buckets.kms_key_arn,
+                ui_from=monitoring.history_server_ui_from,
+                stack=inputs.stack,
             ),
             opts=after(namespace),
         )

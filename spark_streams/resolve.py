@@ -17,11 +17,16 @@ from spark_streams.config import StackConfig
 from spark_streams.discovery import StreamFile, added_order
 from spark_streams.model import (
     AppType,
+    Deps,
     Driver,
     Executor,
+    NodeSelectorRequirement,
+    NodeSelectorTerm,
+    PodSettings,
     RestartPolicy,
     Settings,
     SparkOverrides,
+    Stream,
     Toleration,
 )
 from spark_streams.problems import InvalidInputError, Problem, closest, did_you_mean
@@ -61,6 +66,7 @@ class EffectiveStream(BaseModel):
     renamed_from: tuple[str, ...]
     namespace: str
     service_account: str
+    executor_service_account: str
     role_name: str
     type: AppType
     spark_version: str
@@ -84,6 +90,11 @@ class EffectiveStream(BaseModel):
     checkpoint: S3Location
     event_log: S3Location
     secrets: dict[str, str]
+    env: dict[str, str]
+    deps: Deps
+    owner: str | None
+    labels: dict[str, str]
+    annotations: dict[str, str]
 
 
 def check_streams(files: Sequence[StreamFile], known_stacks: Iterable[str]) -> list[Problem]:
@@ -141,9 +152,10 @@ def resolve(item: StreamFile, config: StackConfig, stack: str) -> EffectiveStrea
                 value = override
         return value
 
-    spark_conf = dict(spark.spark_conf)
+    spark_conf, env = dict(spark.spark_conf), dict(spark.env)
     for layer in layers:
         spark_conf.update(layer.spark_conf or {})
+        env.update(layer.env or {})
     return EffectiveStream(
         file=item.label,
         stack=stack,
@@ -153,6 +165,8 @@ def resolve(item: StreamFile, config: StackConfig, stack: str) -> EffectiveStrea
         renamed_from=stream.renamed_from,
         namespace=config.namespace,
         service_account=stream.name,
+        # A dot cannot be in a stream name, so no stream's driver account can take this name.
+        executor_service_account=f"{stream.name}.executor",
         role_name=iam_role_name(buckets.prefix, identity),
         type=pick("type", spark.type),
         spark_version=pick("spark_version", spark.spark_version),
@@ -179,6 +193,11 @@ def resolve(item: StreamFile, config: StackConfig, stack: str) -> EffectiveStrea
         ),
         event_log=S3Location(bucket=buckets.name("event-logs"), prefix=f"{identity}/"),
         secrets=dict(stream.secrets),
+        env=env,
+        deps=pick("deps", spark.deps),
+        owner=stream.owner,
+        labels=dict(stream.labels),
+        annotations=dict(stream.annotations),
     )
 
 
@@ -230,10 +249,47 @@ def _check_stream(item: StreamFile, stacks: set[str]) -> Iterable[Problem]:
             )
     if split_s3_uri(stream.sink) == ("{lake}", ""):
         yield problem("sink", _WHOLE_LAKE)
+    yield from (problem(field, message) for field, message in _metadata_problems(stream))
     for index, uri in enumerate(stream.reads):
         if not split_s3_uri(uri)[1]:
             yield problem(
                 f"reads[{index}]", "reads a whole bucket. Fix: name the prefix the stream reads"
+            )
+
+
+def _metadata_problems(stream: Stream) -> Iterable[tuple[str, str]]:
+    """Labels and annotations: what IAM tags can hold, and keys spark-streams keeps to itself."""
+    if len(stream.labels) > IAM_TAGS_FOR_LABELS:
+        yield (
+            "labels",
+            (
+                f"{len(stream.labels)} labels; they become the role's IAM tags, and IAM takes "
+                f"{IAM_TAGS_FOR_LABELS} beside ours. Fix: keep at most {IAM_TAGS_FOR_LABELS}"
+            ),
+        )
+    for key in stream.labels:
+        if len(key) > IAM_TAG_KEY_MAX:
+            yield (
+                f"labels.{key}",
+                (
+                    f"is {len(key)} characters; it becomes an IAM tag key, at most "
+                    f"{IAM_TAG_KEY_MAX}. Fix: use a shorter prefix"
+                ),
+            )
+        if _reserved(key, RESERVED_LABELS):
+            yield (
+                f"labels.{key}",
+                (
+                    "is set by spark-streams or the operator (network policies, metrics and alerts "
+                    "select pods by it). Fix: use a key of your own, e.g. 'example.com/cost-center'"
+                ),
+            )
+    for key in stream.annotations:
+        if _reserved(key, RESERVED_ANNOTATIONS):
+            yield (
+                f"annotations.{key}",
+                f"is set by spark-streams. Fix: remove it (driver.do_not_disrupt sets "
+                f"{DO_NOT_DISRUPT})",
             )
 
 
@@ -255,6 +311,14 @@ def _check_in_stack(item: StreamFile, config: StackConfig) -> Iterable[Problem]:
         )
     elif bucket == lake and not prefix:
         yield Problem(label, stream.name, "sink", _WHOLE_LAKE)
+    if config.require_owner and stream.owner is None:
+        yield Problem(
+            label,
+            stream.name,
+            "owner",
+            "this stack requires every stream to name its owner (alerts are routed by it). "
+            "Fix: owner='<team>', e.g. owner='data-platform'",
+        )
     for env, key in stream.secrets.items():
         if key not in config.secrets:
             has = ", ".join(sorted(config.secrets)) or "none"
@@ -299,7 +363,7 @@ def _check_effective(stream: EffectiveStream, config: StackConfig) -> Iterable[P
             "or keep type='Always' (see docs/operating.md, 'Restarts')",
         )
     for role in ("driver", "executor"):
-        resources: Driver = getattr(stream, role)
+        resources: PodSettings = getattr(stream, role)
         overhead = resources.memory_overhead
         if overhead and memory_mib(overhead) > memory_mib(resources.memory):
             yield problem(
@@ -307,6 +371,18 @@ def _check_effective(stream: EffectiveStream, config: StackConfig) -> Iterable[P
                 f"overhead {overhead} is larger than memory {resources.memory}. Fix: lower "
                 "memory_overhead or raise memory",
             )
+        reason = unschedulable({**stream.node_selector, **resources.node_selector}, resources)
+        if reason:
+            yield problem(
+                f"{role}.affinity",
+                f"no node can match: {reason}. Fix: make the required terms agree with the "
+                "node selector, or drop one of them",
+            )
+    for name, value in stream.env.items():
+        message = _env_problem(name, value, stream.secrets)
+        if message:
+            yield problem(f"env.{name}", message)
+    yield from (problem(field, message) for field, message in _deps_problems(stream))
     for key, value in stream.spark_conf.items():
         if key in _RESERVED_CONF:
             yield problem(
@@ -322,6 +398,137 @@ def _check_effective(stream: EffectiveStream, config: StackConfig) -> Iterable[P
             )
 
 
+def unschedulable(selector: dict[str, str], pod: PodSettings) -> str | None:
+    """Why no node can carry both ``selector``'s labels and one of the required terms, if so.
+
+    Kubernetes ANDs the node selector with the required node affinity, whose terms are ORed,
+    each term ANDing its expressions; a contradiction there leaves the pod Pending for ever.
+    """
+    terms = pod.affinity.required if pod.affinity else ()
+    reasons = [reason for term in terms if (reason := _term_conflict(term, selector))]
+    if terms and len(reasons) == len(terms):
+        return "; ".join(reasons)
+    return None
+
+
+def _term_conflict(term: NodeSelectorTerm, selector: dict[str, str]) -> str | None:
+    by_key: dict[str, list[NodeSelectorRequirement]] = {}
+    for requirement in term.match_expressions:
+        by_key.setdefault(requirement.key, []).append(requirement)
+    for key, requirements in by_key.items():
+        shown = " and ".join(f"{r.key} {r.operator} {list(r.values)}" for r in requirements)
+        if key in selector:
+            if not all(_holds(r, selector[key]) for r in requirements):
+                return f"{shown} contradicts the node selector {key}={selector[key]}"
+            continue
+        operators = {r.operator for r in requirements}
+        allowed: set[str] | None = None
+        for r in requirements:
+            if r.operator == "In":
+                allowed = set(r.values) if allowed is None else allowed & set(r.values)
+        excluded = {v for r in requirements if r.operator == "NotIn" for v in r.values}
+        needs_label = allowed is not None or bool(operators & {"Exists", "Gt", "Lt"})
+        if ("DoesNotExist" in operators and needs_label) or (
+            allowed is not None and not allowed - excluded
+        ):
+            return f"{shown} cannot all hold"
+    return None
+
+
+def _holds(requirement: NodeSelectorRequirement, value: str) -> bool:
+    """Whether a node whose label ``requirement.key`` is ``value`` satisfies ``requirement``."""
+    operator, values = requirement.operator, requirement.values
+    if operator in ("Gt", "Lt"):
+        if not value.lstrip("-").isdigit():
+            return False
+        bound = int(values[0])
+        return int(value) > bound if operator == "Gt" else int(value) < bound
+    return {
+        "In": value in values,
+        "NotIn": value not in values,
+        "Exists": True,
+        "DoesNotExist": False,
+    }[operator]
+
+
+def _env_problem(name: str, value: str, secrets: dict[str, str]) -> str | None:
+    if not _ENV_VAR.match(name):
+        return "not an environment variable name. Fix: use UPPER_SNAKE_CASE"
+    if name in secrets:
+        return "is also set from a secret. Fix: keep one of the two"
+    if name.startswith(_RESERVED_ENV_PREFIXES):
+        return (
+            "AWS_* and SPARK_* variables are set by EKS (the stream's credentials) and Spark "
+            "(_SPARK_AUTH_SECRET holds its RPC secret). Fix: pick another name"
+        )
+    if _SECRET_ENV.search(name) or _SECRET_ASSIGNMENT.search(value):
+        return (
+            "looks like (or holds) a secret, and env is plain text in the plan and the "
+            "cluster. Fix: pulumi config set --secret --path 'secrets.<key>' <value>, then "
+            "secrets={'ENV_VAR': '<key>'} in the stream"
+        )
+    return None
+
+
+def _deps_problems(stream: EffectiveStream) -> Iterable[tuple[str, str]]:
+    deps = stream.deps
+    for field in ("jars", "files", "py_files"):
+        for index, uri in enumerate(getattr(deps, field)):
+            where = f"deps.{field}[{index}]"
+            if not uri.startswith(APP_FILE_SCHEMES):
+                yield (
+                    where,
+                    (f"{uri!r} has an unsupported scheme. Fix: use {', '.join(APP_FILE_SCHEMES)}"),
+                )
+            elif uri.startswith("s3a://") and not any(uri.startswith(r.uri) for r in stream.reads):
+                # The driver fetches it with the stream's role, which reads only `reads`.
+                yield (
+                    where,
+                    (f"{uri!r} is outside what the stream reads. Fix: add its prefix to reads"),
+                )
+    for index, uri in enumerate(deps.repositories):
+        if not uri.startswith("https://"):
+            yield (
+                f"deps.repositories[{index}]",
+                (
+                    f"{uri!r}: a Maven repository must be https:// (anything else can be tampered "
+                    "with on the way). Fix: use its https:// address"
+                ),
+            )
+    for field, pattern, example in (
+        ("packages", _MAVEN_PACKAGE, "org.apache.spark:spark-sql-kafka-0-10_2.12:3.5.5"),
+        ("exclude_packages", _MAVEN_EXCLUSION, "org.slf4j:slf4j-api"),
+    ):
+        for index, coordinate in enumerate(getattr(deps, field)):
+            if not pattern.match(coordinate):
+                yield (
+                    f"deps.{field}[{index}]",
+                    (f"{coordinate!r} is not a Maven coordinate. Fix: write e.g. '{example}'"),
+                )
+
+
+_MAVEN_PACKAGE = re.compile(r"^[\w.-]+:[\w.-]+:[\w.+-]+$")
+_MAVEN_EXCLUSION = re.compile(r"^[\w.-]+:[\w.-]+$")
+# IRSA's variables (EKS injects them) and Spark's own (the RPC secret is _SPARK_AUTH_SECRET).
+_RESERVED_ENV_PREFIXES = ("AWS_", "SPARK_", "_SPARK_")
+# Environment spelling of what Spark's redaction treats as secret, and the usual cousins.
+_SECRET_ENV = re.compile(r"(?i)secret|passw(?:or)?d|token|credential|access[._-]?key|api[._-]?key")
+
+DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
+# A role takes 50 tags, keys of at most 128 characters; the stream and its owner take two.
+IAM_TAGS_FOR_LABELS = 48
+IAM_TAG_KEY_MAX = 128
+# Labels the network policies, the PodMonitor and the operator select pods by: a stream setting
+# one of them could join another stream's traffic or metrics. "spark-" covers spark-streams/*
+# and Spark's own (spark-role, spark-app-selector, spark-exec-id).
+RESERVED_LABELS = ("app.kubernetes.io/", "sparkoperator.k8s.io/", "spark-")
+RESERVED_ANNOTATIONS = (DO_NOT_DISRUPT, "spark-streams/", "sparkoperator.k8s.io/")
+
+
+def _reserved(key: str, reserved: tuple[str, ...]) -> bool:
+    return any(key == r or (r.endswith(("/", "-")) and key.startswith(r)) for r in reserved)
+
+
 # Keys the components own: a stream overriding them would break its isolation or its identity.
 _RESERVED_CONF = frozenset(
     {
@@ -332,6 +539,9 @@ _RESERVED_CONF = frozenset(
         "spark.kubernetes.authenticate.executor.serviceAccountName",
         "spark.kubernetes.container.image",
         "spark.kubernetes.namespace",
+        # RPC authentication and encryption between the stream's own driver and executors.
+        "spark.authenticate",
+        "spark.network.crypto.enabled",
     }
 )
 
@@ -346,8 +556,11 @@ _SECRET_ASSIGNMENT = re.compile(
 )
 
 
-# Names of shared objects in the namespace that a stream's service account would collide with.
-RESERVED_NAMES = frozenset({"spark-history-server", "spark-operator", "default"})
+# Names of shared objects in the namespace that a stream's service account or network policy
+# would collide with.
+RESERVED_NAMES = frozenset(
+    {"spark-history-server", "spark-operator", "default", "default-deny-ingress"}
+)
 
 
 def check_names(files: Sequence[StreamFile]) -> Iterable[Problem]:

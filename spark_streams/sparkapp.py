@@ -11,8 +11,8 @@ from typing import Any
 from kubeflow_spark_api import models as crd
 
 from spark_streams.config import MonitoringConfig
-from spark_streams.model import Driver, Executor
-from spark_streams.resolve import EffectiveStream
+from spark_streams.model import Affinity, Deps, Executor, NodeSelectorTerm, PodSettings
+from spark_streams.resolve import DO_NOT_DISRUPT, EffectiveStream
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 KIND = "SparkApplication"
@@ -31,12 +31,23 @@ def s3a_credentials_provider(hadoop_version: str) -> str:
     return _S3A_CREDENTIALS[hadoop_version]
 
 
+IDENTITY_LABEL = "spark-streams/identity"  # what a stream's network policy selects its pods by
+OWNER_LABEL = "spark-streams/owner"
+# The stack a workload belongs to: the policy pack requires pinned images by it.
+STACK_LABEL = "spark-streams/stack"
+
+
 def labels(stream: EffectiveStream) -> dict[str, str]:
+    """Labels of everything a stream owns in the cluster; the stream's own ones under ours."""
+    owner = {OWNER_LABEL: stream.owner} if stream.owner else {}
     return {
+        **stream.labels,
+        **owner,
         "app.kubernetes.io/name": stream.name,
         "app.kubernetes.io/part-of": "spark-streams",
         "app.kubernetes.io/managed-by": "pulumi",
-        "spark-streams/identity": stream.identity,
+        IDENTITY_LABEL: stream.identity,
+        STACK_LABEL: stream.stack,
     }
 
 
@@ -53,9 +64,19 @@ def spark_conf(stream: EffectiveStream) -> dict[str, str]:
         "spark.eventLog.rolling.enabled": "true",
         "spark.eventLog.rolling.maxFileSize": "128m",
         "spark.sql.streaming.metricsEnabled": "true",
-        # A resubmission sends SIGTERM: executors hand their blocks over before they go.
+        # A resubmission or a spot interruption sends SIGTERM: executors hand their shuffle and
+        # cached blocks to the others before they go.
         "spark.decommission.enabled": "true",
+        "spark.storage.decommission.enabled": "true",
+        "spark.storage.decommission.shuffleBlocks.enabled": "true",
+        "spark.storage.decommission.rddBlocks.enabled": "true",
         "spark.kubernetes.executor.deleteOnTermination": "true",
+        # Driver and executors prove to each other that they hold the application's secret,
+        # which Spark on Kubernetes generates per application (SPARK-26194), and encrypt
+        # their RPC with it: a pod of another stream can neither run code in this one's
+        # driver nor read its traffic.
+        "spark.authenticate": "true",
+        "spark.network.crypto.enabled": "true",
     }
 
 
@@ -89,6 +110,10 @@ def _pod_security_context() -> crd.IoK8sApiCoreV1PodSecurityContext:
 
 def _env(stream: EffectiveStream) -> list[crd.IoK8sApiCoreV1EnvVar] | None:
     env = [
+        crd.IoK8sApiCoreV1EnvVar(name=name, value=value)
+        for name, value in sorted(stream.env.items())
+    ]
+    env += [
         crd.IoK8sApiCoreV1EnvVar(
             name=variable,
             value_from=crd.IoK8sApiCoreV1EnvVarSource(
@@ -100,26 +125,81 @@ def _env(stream: EffectiveStream) -> list[crd.IoK8sApiCoreV1EnvVar] | None:
     return env or None
 
 
-def _pod_fields(stream: EffectiveStream, resources: Driver) -> dict[str, Any]:
-    """Fields the driver and executor specs share."""
+def _pod_fields(
+    stream: EffectiveStream, pod: PodSettings, service_account: str, annotations: dict[str, str]
+) -> dict[str, Any]:
+    """Fields the driver and executor specs share; placement is each role's own.
+
+    The shared node selector is the spec-level one; the operator's webhook lays the role's
+    selector over it and appends the role's tolerations, affinity and priority class.
+    """
+    tolerations = [
+        *stream.tolerations,
+        *(t for t in pod.tolerations if t not in stream.tolerations),
+    ]
     return {
-        "cores": resources.cores,
-        "core_request": resources.core_request,
-        "core_limit": resources.core_limit,
-        "memory": resources.memory,
-        "memory_overhead": resources.memory_overhead,
-        "service_account": stream.service_account,
+        "cores": pod.cores,
+        "core_request": pod.core_request,
+        "core_limit": pod.core_limit,
+        "memory": pod.memory,
+        "memory_overhead": pod.memory_overhead,
+        "service_account": service_account,
         "labels": labels(stream),
+        "annotations": annotations or None,
+        # The same env on both roles, which the webhook needs too: in 2.5 it adds an
+        # executor's env only when the driver has some (addEnvVars, sparkpod_defaulter.go).
         "env": _env(stream),
         "security_context": _security_context(),
         "pod_security_context": _pod_security_context(),
         "termination_grace_period_seconds": stream.termination_grace_period_seconds,
+        "node_selector": pod.node_selector or None,
         "tolerations": [
-            crd.IoK8sApiCoreV1Toleration(**t.model_dump(exclude_none=True))
-            for t in stream.tolerations
+            crd.IoK8sApiCoreV1Toleration(**t.model_dump(exclude_none=True)) for t in tolerations
         ]
         or None,
+        "affinity": _affinity(pod.affinity) if pod.affinity else None,
+        "priority_class_name": pod.priority_class_name,
     }
+
+
+def _node_selector_term(term: NodeSelectorTerm) -> crd.IoK8sApiCoreV1NodeSelectorTerm:
+    return crd.IoK8sApiCoreV1NodeSelectorTerm(
+        match_expressions=[
+            crd.IoK8sApiCoreV1NodeSelectorRequirement(
+                key=r.key, operator=r.operator, values=list(r.values) or None
+            )
+            for r in term.match_expressions
+        ]
+    )
+
+
+def _affinity(affinity: Affinity) -> crd.IoK8sApiCoreV1Affinity:
+    required = (
+        crd.IoK8sApiCoreV1NodeSelector(
+            node_selector_terms=[_node_selector_term(t) for t in affinity.required]
+        )
+        if affinity.required
+        else None
+    )
+    preferred = [
+        crd.IoK8sApiCoreV1PreferredSchedulingTerm(
+            weight=t.weight, preference=_node_selector_term(t.preference)
+        )
+        for t in affinity.preferred
+    ]
+    return crd.IoK8sApiCoreV1Affinity(
+        node_affinity=crd.IoK8sApiCoreV1NodeAffinity(
+            required_during_scheduling_ignored_during_execution=required,
+            preferred_during_scheduling_ignored_during_execution=preferred or None,
+        )
+    )
+
+
+def _deps(deps: Deps) -> crd.SparkV1beta2Dependencies | None:
+    fields = {name: list(getattr(deps, name)) for name in Deps.model_fields}
+    if not any(fields.values()):
+        return None
+    return crd.SparkV1beta2Dependencies(**{k: v for k, v in fields.items() if v})
 
 
 def _quantity(value: str) -> crd.IoK8sApimachineryPkgApiResourceQuantity:
@@ -193,9 +273,19 @@ def _event_log_directory(stream: EffectiveStream) -> crd.IoK8sApiCoreV1Container
 
 
 def _executor(stream: EffectiveStream, executor: Executor) -> crd.SparkV1beta2ExecutorSpec:
+    # No do-not-disrupt here: executors on spot are meant to go, and decommissioning (see
+    # spark_conf) moves their blocks when they do.
     return crd.SparkV1beta2ExecutorSpec(
-        instances=executor.instances, **_pod_fields(stream, executor)
+        instances=executor.instances,
+        **_pod_fields(stream, executor, stream.executor_service_account, dict(stream.annotations)),
     )
+
+
+def _driver_annotations(stream: EffectiveStream) -> dict[str, str]:
+    # Karpenter leaves a node with such a pod alone when consolidating or replacing drifted
+    # nodes: a driver that goes takes the whole stream with it.
+    disrupt = {DO_NOT_DISRUPT: "true"} if stream.driver.do_not_disrupt else {}
+    return {**stream.annotations, **disrupt}
 
 
 def spec(stream: EffectiveStream, monitoring: MonitoringConfig, role_arn: Any) -> dict[str, Any]:
@@ -214,6 +304,7 @@ def spec(stream: EffectiveStream, monitoring: MonitoringConfig, role_arn: Any) -
         spark_conf=spark_conf(stream),
         hadoop_conf=hadoop_conf(stream),
         node_selector=stream.node_selector or None,
+        deps=_deps(stream.deps),
         suspend=stream.suspend,
         restart_policy=crd.SparkV1beta2RestartPolicy(
             type=restart.type,
@@ -226,7 +317,9 @@ def spec(stream: EffectiveStream, monitoring: MonitoringConfig, role_arn: Any) -
             init_containers=[_event_log_directory(stream)],
             # Mounted in the driver too: the webhook adds only volumes the driver mounts.
             volume_mounts=[_token_mount()],
-            **_pod_fields(stream, stream.driver),
+            **_pod_fields(
+                stream, stream.driver, stream.service_account, _driver_annotations(stream)
+            ),
         ),
         volumes=[_token_volume()],
         executor=_executor(stream, stream.executor),

@@ -20,6 +20,20 @@ _IAM_SPECIAL = re.compile(r"[*?$\s]")
 _PLACEHOLDER_BUCKET = re.compile(r"^s3a?://(\{[^}]*\})")
 _CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
 _DURATION_S = re.compile(r"^[0-9]+$")
+# Kubernetes label syntax (apimachinery validation): an optional DNS-subdomain prefix and '/',
+# then a name of at most 63 characters; a value is such a name or empty.
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+LABEL_MAX = 63
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# A registry/repository: lowercase path components, an optional registry host with a port.
+_REPOSITORY = re.compile(
+    r"^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
+)
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 def _stream_name(value: str) -> str:
@@ -74,6 +88,67 @@ def _cpu(value: str) -> str:
     return value
 
 
+def _label_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+        raise ValueError(
+            f"{value!r}: the prefix {prefix!r} is not a DNS subdomain; write e.g. "
+            "'example.com/team' or no prefix"
+        )
+    if len(name) > LABEL_MAX or not _LABEL_NAME.match(name):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes label key; use at most {LABEL_MAX} letters, digits, "
+            "'-', '_' or '.', starting and ending with a letter or digit (e.g. 'cost-center')"
+        )
+    return value
+
+
+def _label_value(value: str) -> str:
+    if value and (len(value) > LABEL_MAX or not _LABEL_NAME.match(value)):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes label value; use at most {LABEL_MAX} letters, "
+            "digits, '-', '_' or '.', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _team(value: str) -> str:
+    if len(value) > LABEL_MAX or not _DNS1123_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a team name that fits a label value and an alert route; use "
+            "lowercase letters, digits and '-' (e.g. 'data-platform')"
+        )
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes object name; use lowercase letters, digits, '-' and "
+            "'.' (e.g. 'spark-driver-high')"
+        )
+    return value
+
+
+def _image(value: str) -> str:
+    """``repo:tag`` or ``repo@sha256:<64 hex>``; a digest, once written, must be whole."""
+    name, at, digest = value.partition("@")
+    if at and not _DIGEST.match(digest):
+        raise ValueError(
+            f"{value!r} has a malformed digest; write 'repo@sha256:' and the 64 lowercase hex "
+            "digits (docker buildx imagetools inspect <image> prints them)"
+        )
+    repository, tag = name, ""
+    if ":" in name.rsplit("/", 1)[-1]:
+        repository, _, tag = name.rpartition(":")
+    if not _REPOSITORY.match(repository) or (tag and not _TAG.match(tag)):
+        raise ValueError(
+            f"{value!r} is not an image reference; write 'registry/repository:tag' or "
+            "'registry/repository@sha256:<digest>'"
+        )
+    return value
+
+
 StreamName = Annotated[str, AfterValidator(_stream_name)]
 SparkMemory = Annotated[str, AfterValidator(_memory)]
 S3Uri = Annotated[str, AfterValidator(_s3_uri)]
@@ -81,6 +156,11 @@ CpuQuantity = Annotated[str, AfterValidator(_cpu)]
 Cores = Annotated[StrictInt, Field(ge=1, description="Whole CPU cores (Spark needs an integer)")]
 Count = Annotated[StrictInt, Field(ge=1)]
 Seconds = Annotated[StrictInt, Field(ge=0)]
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+TeamName = Annotated[str, AfterValidator(_team)]
+ObjectName = Annotated[str, AfterValidator(_dns_subdomain)]
+Image = Annotated[str, AfterValidator(_image)]
 
 
 def memory_mib(size: str) -> int:

@@ -4,6 +4,7 @@ from spark_streams.model import Driver, Executor, Stream
 
 stream = Stream(
     name="clickstream-ingest",
+    owner="web-analytics",
     main_class="com.acme.streams.clickstream.Main",
     arguments=(
         "--source",

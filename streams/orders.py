@@ -4,6 +4,7 @@ from spark_streams.model import Executor, StackOverride, Stream
 
 stream = Stream(
     name="orders-ingest",
+    owner="commerce-data",
     arguments=(
         "--source",
         "kafka",

@@ -4,6 +4,7 @@ from spark_streams.model import StackOverride, Stream
 
 stream = Stream(
     name="payments-audit",
+    owner="payments",
     type="Python",
     application_file="local:///opt/spark/work-dir/payments_audit.py",
     arguments=("--topic", "payments.v2"),

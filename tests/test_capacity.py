@@ -287,8 +287,20 @@ def test_node_selectors_merge_the_stacks_with_each_roles_spark_conf() -> None:
         "spark.kubernetes.driver.node.selector.zone": "b",
     }
     driver, executor = node_selectors(effective(spark_conf=conf))
-    assert driver == {"workload": "spark", "zone": "b"}
+    # prod places drivers on on-demand and executors on spot through each role's nodeSelector
+    assert driver == {"workload": "spark", "zone": "b", "karpenter.sh/capacity-type": "on-demand"}
     assert executor == {"workload": "spark", "zone": "a", "karpenter.sh/capacity-type": "spot"}
+
+
+def test_a_roles_own_node_selector_wins_over_the_spark_conf() -> None:
+    # the operator's webhook lays it on the pod after spark-submit built it
+    conf = {"spark.kubernetes.executor.node.selector.karpenter.sh/capacity-type": "on-demand"}
+    stream = effective(
+        "dev",
+        spark_conf=conf,
+        executor=Executor(node_selector={"karpenter.sh/capacity-type": "spot"}),
+    )
+    assert node_selectors(stream)[1]["karpenter.sh/capacity-type"] == "spot"
 
 
 # --- Prices ------------------------------------------------------------------------------------

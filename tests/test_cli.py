@@ -105,7 +105,7 @@ def test_a_dropped_in_stream_file_appears_with_no_other_edit(
     )
     plan = plan_json(capsys, "--stack", "dev", "--streams-dir", str(streams_dir))
     mine = [r for r in plan["resources"] if r["stream"] == "inventory-ingest"]
-    assert len(mine) == 5
+    assert len(mine) == 7
 
 
 def test_an_example_copied_under_new_names_plans_with_its_own_prefixes(
@@ -282,12 +282,16 @@ def test_list_by_owner_sums_the_costs_of_each_owners_streams(
     ]
 
 
-def test_list_by_owner_waits_for_streams_to_have_owners(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    code, _, err = run(capsys, "list", "--stack", "prod", "--by", "owner")
-    assert code == 2
-    assert "streams have no owner yet" in err
+def test_list_by_owner_sums_each_teams_streams(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "list", "--stack", "prod", "--json", "--by", "owner")
+    assert code == 0
+    listing = json.loads(out)
+    groups = listing["by_owner"]
+    owners = {s["owner"] for s in listing["streams"]}
+    assert {g["owner"] for g in groups} == owners
+    assert sum(g["capacity"]["monthly_cost"] for g in groups) == pytest.approx(
+        listing["total"]["monthly_cost"]
+    )
 
 
 def test_plan_text_says_it_is_offline(capsys: pytest.CaptureFixture[str]) -> None:
@@ -400,8 +404,9 @@ def test_render_of_one_stream_holds_only_its_objects(capsys: pytest.CaptureFixtu
     code, out, _ = run(capsys, "render", "--stack", "dev", "--stream", "orders-ingest")
     assert code == 0
     documents = [d for d in yaml.safe_load_all(out) if d]
-    assert {d["kind"] for d in documents} == {"ServiceAccount", "SparkApplication"}
-    assert all(d["metadata"]["name"] == "orders-ingest" for d in documents)
+    assert {d["kind"] for d in documents} == {"NetworkPolicy", "ServiceAccount", "SparkApplication"}
+    # its driver's and its executors' accounts
+    assert {d["metadata"]["name"] for d in documents} == {"orders-ingest", "orders-ingest.executor"}
     code, _, err = run(capsys, "render", "--stack", "dev", "--stream", "orders-ingst")
     assert code == 2 and "Did you mean 'orders-ingest'?" in err
 
@@ -410,11 +415,17 @@ def test_new_writes_a_stream_that_plans_as_written_and_refuses_a_taken_name(
     capsys: pytest.CaptureFixture[str], streams_dir: Path
 ) -> None:
     where = ["--streams-dir", str(streams_dir)]
-    code, out, err = run(capsys, "new", "orders-eu", "--topic", "orders.eu", *where)
+    # prod requires an owner: without one the file is refused and not left behind
+    code, _, err = run(capsys, "new", "orders-eu", *where)
+    assert code == 1 and "field 'owner'" in err and not (streams_dir / "orders_eu.py").exists()
+    code, out, err = run(
+        capsys, "new", "orders-eu", "--topic", "orders.eu", "--owner", "commerce-data", *where
+    )
     assert code == 0, err
     assert out.startswith("wrote ") and "spark-streams plan --stack dev" in out
     text = (streams_dir / "orders_eu.py").read_text()
     assert 'sink="s3://{lake}/raw/{stream}/"' in text and '"--topic", "orders.eu"' in text
+    assert 'owner="commerce-data"' in text
     for stack in ("dev", "prod"):
         code, out, _ = run(capsys, "list", "--stack", stack, "--json", *where)
         (mine,) = [s for s in json.loads(out)["streams"] if s["name"] == "orders-eu"]
@@ -434,7 +445,16 @@ def test_new_python_stream_with_its_file_plans(
 ) -> None:
     where = ["--streams-dir", str(streams_dir)]
     code, _, err = run(
-        capsys, "new", "py-job", "--type", "Python", "--file", "local:///opt/job.py", *where
+        capsys,
+        "new",
+        "py-job",
+        "--type",
+        "Python",
+        "--file",
+        "local:///opt/job.py",
+        "--owner",
+        "payments",
+        *where,
     )
     assert code == 0, err
     code, _, err = run(capsys, "plan", "--stack", "prod", *where)

@@ -111,7 +111,7 @@ def test_pulumi_yaml_declares_every_stack_key_and_requires_only_the_required_one
         structured = get_origin(annotation) is dict or (
             isinstance(annotation, type) and issubclass(annotation, BaseModel)
         )
-        kind = "object" if structured else "string"
+        kind = "object" if structured else "boolean" if annotation is bool else "string"
         assert declaration["type"] == kind, key
         # `pulumi up` refuses a stack that lacks a declared key with no default
         assert ("default" in declaration) == (not fields[key].is_required()), key

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from spark_streams.diff import DiffResult, Side, compare, evaluate_here, markdown
-from spark_streams.pricing import HOURS_PER_MONTH, ON_DEMAND_DEFAULT
+from spark_streams.pricing import HOURS_PER_MONTH, ON_DEMAND_DEFAULT, SPOT_DEFAULT, Rate
 from spark_streams.problems import InvalidInputError
 from tests.conftest import PROJECT, stack_config
 
@@ -430,10 +430,23 @@ def test_each_shared_change_says_what_it_does() -> None:
 # --- what it costs -------------------------------------------------------------------------------
 
 
-def monthly(cores: float, gib: float) -> float:
-    """On-demand list price of a month of these requests (prod sets no prices of its own)."""
-    rate = ON_DEMAND_DEFAULT
-    return (cores * rate.vcpu_hour + gib * rate.gib_hour) * HOURS_PER_MONTH
+def monthly(driver: tuple[float, float], executors: tuple[float, float]) -> float:
+    """A month of these (cores, GiB) requests at the default prices (prod sets none of its
+    own): prod places drivers on on-demand capacity and executors on spot."""
+
+    def price(rate: Rate, cores: float, gib: float) -> float:
+        return (cores * rate.vcpu_hour + gib * rate.gib_hour) * HOURS_PER_MONTH
+
+    return price(ON_DEMAND_DEFAULT, *driver) + price(SPOT_DEFAULT, *executors)
+
+
+# orders-ingest: driver 1 core, 2g + 512m; executors of 2 cores, 6g + 1g
+def orders(executors: int) -> float:
+    return monthly((1, 2.5), (2 * executors, 7 * executors))
+
+
+# clickstream-ingest: driver 1 core, 2g + 512m; 8 executors of 2 cores, 4g + 1g
+CLICKSTREAM = monthly((1, 2.5), (16, 40))
 
 
 def test_the_cost_of_more_executors_and_a_removed_stream(trees: Trees) -> None:
@@ -447,16 +460,16 @@ def test_the_cost_of_more_executors_and_a_removed_stream(trees: Trees) -> None:
     assert changed["capacity"]["new"] == {
         "cpu": 1 + 8 * 2,
         "memory_gib": 2.5 + 8 * 7,
-        "monthly_cost": pytest.approx(monthly(17, 58.5)),
+        "monthly_cost": pytest.approx(orders(8)),
         "currency": "USD",
     }
     # clickstream-ingest: driver 1 core, 2g + 512m; 8 executors of 2 cores, 4g + 1g
     assert removed["capacity"]["new"] is None
-    assert removed["capacity"]["old"]["monthly_cost"] == pytest.approx(monthly(17, 42.5))
+    assert removed["capacity"]["old"]["monthly_cost"] == pytest.approx(CLICKSTREAM)
     cost = result["cost"]
-    assert cost["delta_monthly"] == pytest.approx(monthly(2 * 2, 2 * 7) - monthly(17, 42.5))
-    assert cost["old_monthly"] == pytest.approx(monthly(13, 44.5) + monthly(17, 42.5))
-    assert cost["new_monthly"] == pytest.approx(monthly(17, 58.5))
+    assert cost["delta_monthly"] == pytest.approx(orders(8) - orders(6) - CLICKSTREAM)
+    assert cost["old_monthly"] == pytest.approx(orders(6) + CLICKSTREAM)
+    assert cost["new_monthly"] == pytest.approx(orders(8))
     assert cost["currency"] == "USD" and cost["unchanged"] == []
     text = trees.markdown("prod")
     assert "| `orders-ingest` | changed | 13 → 17 | 44.5 → 58.5 |" in text
@@ -469,7 +482,7 @@ def test_unchanged_streams_are_priced_for_the_whole_picture(trees: Trees) -> Non
     assert cost is not None
     (unchanged,) = cost.unchanged
     assert unchanged.name == "clickstream-ingest"
-    assert unchanged.cost.monthly_cost == pytest.approx(monthly(17, 42.5))
+    assert unchanged.cost.monthly_cost == pytest.approx(CLICKSTREAM)
 
 
 def test_a_base_in_a_shape_this_code_cannot_read_leaves_the_cost_unknown(trees: Trees) -> None:
@@ -483,7 +496,7 @@ def test_a_base_in_a_shape_this_code_cannot_read_leaves_the_cost_unknown(trees: 
     assert result.cost is not None
     assert (result.cost.old_monthly, result.cost.delta_monthly) == (None, None)
     assert "does not read" in (result.cost.unknown or "")
-    assert result.cost.new_monthly == pytest.approx(monthly(17, 58.5) + monthly(17, 42.5))
+    assert result.cost.new_monthly == pytest.approx(orders(8) + CLICKSTREAM)
     changed = {c.name: c.capacity for c in result.changed}["orders-ingest"]
     assert changed is not None and changed.old is None and changed.new is not None
     assert "Before is unknown" in markdown(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,7 +73,14 @@ TRUST_POLICY_FALSE_POSITIVES = {
 
 def test_trust_policies_have_no_other_parliament_findings() -> None:
     for stream in streams("prod"):
-        findings = lint(iam.trust_policy(OIDC, ISSUER, stream.namespace, stream.service_account))
+        findings = lint(
+            iam.trust_policy(
+                OIDC,
+                ISSUER,
+                stream.namespace,
+                [stream.service_account, stream.executor_service_account],
+            )
+        )
         assert set(findings) <= TRUST_POLICY_FALSE_POSITIVES
 
 
@@ -114,7 +122,7 @@ def test_kms_is_granted_only_when_buckets_use_kms() -> None:
 
 
 def test_trust_is_one_service_account_and_the_sts_audience() -> None:
-    document = iam.trust_policy(OIDC, ISSUER, "spark-streams", "orders-ingest")
+    document = iam.trust_policy(OIDC, ISSUER, "spark-streams", ["orders-ingest"])
     (statement,) = document["Statement"]
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Condition"] == {
@@ -294,3 +302,88 @@ def test_sink_overlap_check_agrees_with_comparing_every_pair(sinks: list[str]) -
     except InvalidInputError as error:
         reported = {p.stream for p in error.problems if p.field == "sink" and p.stream}
     assert reported == oracle
+
+
+# -- streams whose names are string prefixes of one another -----------------------------------
+# moto does not evaluate condition keys such as s3:prefix, so these requests are decided by a
+# small model of IAM's own rules for the statements we write: Allow only, `*` and `?` wildcards
+# in resources, StringLike on s3:prefix, any matching statement allows.
+
+
+def _like(pattern: str, value: str) -> bool:
+    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.fullmatch(regex, value) is not None
+
+
+def _allowed(policy: dict[str, Any], action: str, arn: str, prefix: str | None = None) -> bool:
+    for statement in policy["Statement"]:
+        resources = statement["Resource"]
+        if action not in statement["Action"] or not any(
+            _like(r, arn) for r in ([resources] if isinstance(resources, str) else resources)
+        ):
+            continue
+        wanted = statement.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+        if wanted is None or (prefix is not None and any(_like(w, prefix) for w in wanted)):
+            return True
+    return False
+
+
+def prefix_streams() -> list[EffectiveStream]:
+    from spark_streams.discovery import StreamFile
+    from spark_streams.model import Stream
+    from spark_streams.resolve import resolve_all
+    from tests.conftest import stack_config
+
+    names = [f"x-b{i}" for i in range(12)] + ["orders-ingest", "orders-ingest-eu"]
+    files = [
+        StreamFile(Path(f"streams/{n}.py"), Stream(name=n, sink="s3://{lake}/raw/{stream}/"))
+        for n in names
+    ]
+    return resolve_all(files, stack_config("dev"), "dev", ["dev", "prod"])
+
+
+def test_no_stream_reads_writes_deletes_or_lists_anothers_objects() -> None:
+    streams_ = prefix_streams()
+    # What each stream writes: a file and a directory marker under each of its prefixes.
+    keys = {
+        s.name: {
+            (loc.bucket, f"{loc.prefix}{leaf}")
+            for loc in iam.own_locations(s)
+            for leaf in ("part-0.parquet", "_spark_metadata/", "")
+        }
+        for s in streams_
+    }
+    every_key = {k for owned in keys.values() for k in owned}
+    # Every listing that can return anything: each string prefix of each key, per bucket.
+    listings = {(bucket, key[:i]) for bucket, key in every_key for i in range(len(key) + 1)}
+    for stream in streams_:
+        policy, mine = iam.access_policy(stream), keys[stream.name]
+        for bucket, key in every_key - mine:
+            arn = f"arn:aws:s3:::{bucket}/{key}"
+            for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+                assert not _allowed(policy, action, arn), (stream.name, action, key)
+        for bucket, key in mine:
+            for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+                assert _allowed(policy, action, f"arn:aws:s3:::{bucket}/{key}"), (stream.name, key)
+        for bucket, prefix in listings:
+            if _allowed(policy, "s3:ListBucket", f"arn:aws:s3:::{bucket}", prefix):
+                listed = {(b, k) for b, k in every_key if b == bucket and k.startswith(prefix)}
+                assert listed <= mine, (stream.name, prefix, sorted(listed - mine)[:3])
+        # and S3A's own listings of its directories (prefix "<dir>/") stay allowed
+        for loc in iam.own_locations(stream):
+            assert _allowed(policy, "s3:ListBucket", f"arn:aws:s3:::{loc.bucket}", loc.prefix)
+
+
+def test_the_old_slashless_list_condition_would_expose_a_neighbours_keys() -> None:
+    # The model above is strict enough to see the leak this replaced.
+    by_name = {s.name: s for s in prefix_streams()}
+    x_b1 = by_name["x-b1"]
+    policy = iam.access_policy(x_b1)
+    sink = x_b1.sink
+    leaky = json.loads(json.dumps(policy))
+    for statement in leaky["Statement"]:
+        if "Condition" in statement:
+            statement["Condition"]["StringLike"]["s3:prefix"].append(sink.prefix.rstrip("/"))
+    arn = f"arn:aws:s3:::{sink.bucket}"
+    assert _allowed(leaky, "s3:ListBucket", arn, "raw/x-b1")  # returns raw/x-b10/...
+    assert not _allowed(policy, "s3:ListBucket", arn, "raw/x-b1")

@@ -26,18 +26,30 @@ def prod() -> Plan:
     return plan("prod")
 
 
-def test_each_stream_is_five_resources_all_attributed_to_it(prod: Plan) -> None:
+def test_each_stream_is_seven_resources_all_attributed_to_it(prod: Plan) -> None:
     streams = {r.stream for r in prod.resources if r.stream}
     assert streams == {"orders-ingest", "clickstream-ingest"}
     for name in streams:
         mine = [r for r in prod.resources if r.stream == name]
-        assert sorted(r.type.split(":")[-1] for r in mine) == [
-            "Role",
-            "RolePolicy",
-            "ServiceAccount",
-            "SparkApplication",
-            "Stream",
+        assert sorted((r.type.split(":")[-1], r.name) for r in mine) == [
+            ("NetworkPolicy", f"{name}-network"),
+            ("Role", f"{name}-role"),
+            ("RolePolicy", f"{name}-access"),
+            ("ServiceAccount", f"{name}-executors"),
+            ("ServiceAccount", f"{name}-sa"),
+            ("SparkApplication", f"{name}-app"),
+            ("Stream", name),
         ]
+
+
+def test_the_driver_role_is_bound_to_the_driver_accounts_only(prod: Plan) -> None:
+    binding = one(prod, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "streaming-driver")
+    assert binding.inputs["subjects"] == [
+        {"kind": "ServiceAccount", "name": name, "namespace": "spark-streams"}
+        for name in ("clickstream-ingest", "orders-ingest")
+    ]
+    bindings = by_type(prod, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+    assert bindings == [binding]  # nothing grants `default`, executors or the History Server
 
 
 def test_an_application_waits_for_its_account_policy_operator_namespace_and_buckets(
@@ -46,9 +58,12 @@ def test_an_application_waits_for_its_account_policy_operator_namespace_and_buck
     app = one(prod, SPARK_APPLICATION, "orders-ingest-app")
     needed = {
         one(prod, SERVICE_ACCOUNT, "orders-ingest-sa").urn,
+        one(prod, SERVICE_ACCOUNT, "orders-ingest-executors").urn,
+        one(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "orders-ingest-network").urn,
         one(prod, IAM_ROLE_POLICY, "orders-ingest-access").urn,
         one(prod, "kubernetes:helm.sh/v3:Release", "spark-operator").urn,
         one(prod, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "streaming-driver").urn,
+        one(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "streaming-deny-ingress").urn,
     }
     assert needed <= set(app.dependencies)
     # no stream waits for another

@@ -51,6 +51,8 @@ def test_our_own_plans_pass_every_rule(stack: str, capsys: pytest.CaptureFixture
             assert violations(rules.spark_application_well_formed, r) == []
         if r.resource_type == rules.BUCKET:
             assert violations(rules.prod_data_protected, r) == []
+        if r.resource_type in (rules.SPARK_APPLICATION, rules.DEPLOYMENT):
+            assert violations(rules.images_pinned, r) == []
 
 
 def test_a_bare_bucket_fails_every_hardening_check(capsys: pytest.CaptureFixture[str]) -> None:
@@ -162,6 +164,36 @@ def test_prod_data_buckets_must_be_protected() -> None:
     )
 
 
+PINNED = "acme/spark@sha256:" + "0" * 64
+
+
+def workload(kind: str, stack: str, image: str) -> Res:
+    metadata = {"labels": {rules.STACK_LABEL: stack}}
+    if kind == rules.DEPLOYMENT:
+        pod = {"containers": [{"name": "history-server", "image": image}]}
+        return Res(kind, {"metadata": metadata, "spec": {"template": {"spec": pod}}})
+    init = {"initContainers": [{"name": "event-log-directory", "image": image}]}
+    return Res(kind, {"metadata": metadata, "spec": {**GOOD, "image": PINNED, "driver": init}})
+
+
+@pytest.mark.parametrize("kind", [rules.SPARK_APPLICATION, rules.DEPLOYMENT])
+def test_prod_workloads_must_run_images_by_digest(kind: str) -> None:
+    (message,) = violations(rules.images_pinned, workload(kind, "prod", "acme/spark:3.5.5"))
+    assert "'acme/spark:3.5.5'" in message and "repo@sha256:<digest>" in message
+    assert violations(rules.images_pinned, workload(kind, "prod", PINNED)) == []
+    assert violations(rules.images_pinned, workload(kind, "dev", "acme/spark:3.5.5")) == []
+    # which stacks must pin is the rule's config
+    found: list[str] = []
+    rules.images_pinned(workload(kind, "dev", "acme/spark:3.5.5"), found.append, ["dev", "prod"])
+    assert found
+
+
+def test_our_prod_plan_would_fail_with_a_tag(capsys: pytest.CaptureFixture[str]) -> None:
+    (app, *_) = [r for r in planned("prod", capsys) if r.resource_type == rules.SPARK_APPLICATION]
+    app.props["spec"]["image"] = "acme/spark:3.5.5"
+    assert violations(rules.images_pinned, app)
+
+
 @dataclass
 class Args(Res):
     config: dict[str, Any] = field(default_factory=dict)
@@ -191,6 +223,7 @@ def test_the_pack_wires_every_rule_and_takes_its_config(monkeypatch: pytest.Monk
         "no-s3-wildcards",
         "spark-applications-well-formed",
         "prod-data-protected",
+        "images-pinned-by-digest",
     }
     good = {"metadata": {"namespace": "streams-b"}, "spec": GOOD}
     found: list[str] = []

@@ -32,7 +32,8 @@ def problems(*streams: Stream, stack: str = "dev") -> list[str]:
 def test_unset_fields_come_from_the_stack_and_set_fields_override() -> None:
     config = stack_config("prod")
     (stream,) = resolved(
-        Stream(name="a", sink="s3://{lake}/a/", executor=Executor(instances=9)), stack="prod"
+        Stream(name="a", owner="t", sink="s3://{lake}/a/", executor=Executor(instances=9)),
+        stack="prod",
     )
     assert stream.executor.instances == 9
     assert stream.executor.memory == config.spark.executor.memory
@@ -44,6 +45,7 @@ def test_unset_fields_come_from_the_stack_and_set_fields_override() -> None:
 def test_per_stack_overrides_apply_only_to_their_stack() -> None:
     stream = Stream(
         name="a",
+        owner="t",
         sink="s3://{lake}/a/",
         executor=Executor(instances=9, memory="8g"),
         stacks={"dev": StackOverride(executor=Executor(instances=1), suspend=True)},
@@ -55,7 +57,9 @@ def test_per_stack_overrides_apply_only_to_their_stack() -> None:
 
 
 def test_a_stream_disabled_in_a_stack_is_left_out_of_it() -> None:
-    stream = Stream(name="a", sink="s3://{lake}/a/", stacks={"prod": StackOverride(enabled=False)})
+    stream = Stream(
+        name="a", owner="t", sink="s3://{lake}/a/", stacks={"prod": StackOverride(enabled=False)}
+    )
     assert [s.name for s in resolved(stream, stack="dev")] == ["a"]
     assert resolved(stream, stack="prod") == []
 

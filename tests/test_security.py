@@ -29,7 +29,7 @@ def rendered(stack: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, A
 def test_core_objects_are_valid_kubernetes(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
     for document in rendered(stack, capsys):
         if "/" not in document["apiVersion"] or document["apiVersion"].startswith(
-            ("apps/", "rbac.")
+            ("apps/", "rbac.", "networking.")
         ):
             kubernetes_validate.validate(document, K8S_VERSION, strict=True)
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from components.history_server import HistoryServer, HistoryServerArgs
+from components.history_server import UI_PORT, HistoryServer, HistoryServerArgs
 from spark_streams.resolve import S3Location
-from tests.components.conftest import register
+from tests.components.conftest import Registrations, register
 from tests.conftest import one, stack_config
 
+BUCKET = "acme-data-prod-event-logs"
 
-def test_history_server_reads_each_streams_event_logs_and_nothing_else() -> None:
-    config = stack_config("prod")
-    bucket = "acme-data-prod-event-logs"
-    args = HistoryServerArgs(
+
+def history_args(**more: Any) -> HistoryServerArgs:
+    bucket = BUCKET
+    return HistoryServerArgs(
         namespace="spark-streams",
         image="spark:test",
         hadoop_credentials_provider="provider",
@@ -26,8 +28,17 @@ def test_history_server_reads_each_streams_event_logs_and_nothing_else() -> None
         oidc_provider_arn="arn:aws:iam::111122223333:oidc-provider/oidc.example/id/X",
         oidc_issuer="https://oidc.example/id/X",
         kms_key_arn=None,
+        **more,
     )
-    plan = register(lambda: HistoryServer("history", args), config, "prod")
+
+
+def registered(args: HistoryServerArgs) -> Registrations:
+    return register(lambda: HistoryServer("history", args), stack_config("prod"), "prod")
+
+
+def test_history_server_reads_each_streams_event_logs_and_nothing_else() -> None:
+    bucket = BUCKET
+    plan = registered(history_args())
     policy = json.loads(
         one(plan, "aws:iam/rolePolicy:RolePolicy", "history-access").inputs["policy"]
     )
@@ -42,5 +53,39 @@ def test_history_server_reads_each_streams_event_logs_and_nothing_else() -> None
         deployment.inputs["spec"]["template"]["spec"]["serviceAccountName"]
         == "spark-history-server"
     )
-    # the namespace's driver RBAC is bound to every service account: this pod holds no API token
+    # it never calls the Kubernetes API: no token to steal
     assert deployment.inputs["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_the_deployment_answers_each_manifest_scanner_finding() -> None:
+    deployment = one(
+        registered(history_args(stack="prod")),
+        "kubernetes:apps/v1:Deployment",
+        "history-deployment",
+    )
+    pod = deployment.inputs["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["resources"]["limits"]["cpu"]  # a CPU limit
+    assert container["livenessProbe"]["httpGet"]["port"] == "http"  # a liveness probe
+    assert container["imagePullPolicy"] == "Always"
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    # ... with the one place it writes on a volume of its own
+    (mount,) = container["volumeMounts"]
+    assert {v["name"] for v in pod["volumes"]} == {mount["name"]}
+    assert security["runAsUser"] == 185  # the Spark image's user: see docs/security.md
+    # the policy pack's digest rule finds the stack on it; the selector stays as it was
+    assert deployment.inputs["metadata"]["labels"]["spark-streams/stack"] == "prod"
+    assert "spark-streams/stack" not in deployment.inputs["spec"]["selector"]["matchLabels"]
+
+
+def test_the_ui_takes_traffic_only_from_the_namespaces_the_stack_names() -> None:
+    kind = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+    closed = one(registered(history_args()), kind, "history-network").inputs["spec"]
+    assert closed["ingress"] == [] and closed["policyTypes"] == ["Ingress"]
+    opened = one(registered(history_args(ui_from=("ingress-nginx",))), kind, "history-network")
+    (rule,) = opened.inputs["spec"]["ingress"]
+    assert rule["ports"] == [{"port": UI_PORT, "protocol": "TCP"}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]

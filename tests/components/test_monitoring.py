@@ -21,7 +21,9 @@ from tests.conftest import one, stack_config
 def test_pods_are_scraped_by_label_and_every_running_stream_has_a_down_alert() -> None:
     config = stack_config("prod")
     plan = register(
-        lambda: StreamMonitoring("monitoring", StreamMonitoringArgs("spark-streams", ["b", "a"])),
+        lambda: StreamMonitoring(
+            "monitoring", StreamMonitoringArgs("spark-streams", {"b": "team-b", "a": None})
+        ),
         config,
         "prod",
     )
@@ -34,6 +36,10 @@ def test_pods_are_scraped_by_label_and_every_running_stream_has_a_down_alert() -
     down = [r for r in alerts if r["alert"] == "SparkStreamNotRunning"]
     assert [r["labels"]["stream"] for r in down] == ["a", "b"]
     assert 'stream="a"' in down[0]["expr"]
+    # routed by the owning team when the stream names one
+    assert [r["labels"].get("team") for r in down] == [None, "team-b"]
+    relabelled = {r["targetLabel"] for r in spec["podMetricsEndpoints"][0]["relabelings"]}
+    assert "team" in relabelled
     names = {r["alert"] for r in alerts}
     assert {
         "SparkStreamRestartingRepeatedly",
@@ -42,7 +48,7 @@ def test_pods_are_scraped_by_label_and_every_running_stream_has_a_down_alert() -
 
 
 def test_every_alert_is_valid_promql() -> None:
-    for rule in alert_rules("spark-streams", ["orders-ingest"]):
+    for rule in alert_rules("spark-streams", {"orders-ingest": "commerce-data"}):
         promql_parser.parse(rule["expr"])  # raises on a syntax error
 
 
@@ -63,7 +69,7 @@ def exported_name(bean: str, exporter_1x: bool) -> str:
 def test_stall_alert_matches_the_gauges_whatever_they_are_called(
     bean_type: str, exporter_1x: bool
 ) -> None:
-    (stalled,) = [r for r in alert_rules("ns", []) if r["alert"] == "SparkStreamStalled"]
+    (stalled,) = [r for r in alert_rules("ns", {}) if r["alert"] == "SparkStreamStalled"]
     patterns = re.findall(r'__name__=~"([^"]+)", app_namespace="ns"', stalled["expr"])
     assert len(patterns) == 2
     for gauge, pattern in zip(("latency", "inputRate-total"), patterns, strict=True):
@@ -73,7 +79,7 @@ def test_stall_alert_matches_the_gauges_whatever_they_are_called(
 
 
 def test_objects_carry_the_labels_prometheus_selects_by() -> None:
-    args = StreamMonitoringArgs("spark-streams", ["a"], {"release": "kube-prometheus-stack"})
+    args = StreamMonitoringArgs("spark-streams", {"a": None}, {"release": "kube-prometheus-stack"})
     plan = register(lambda: StreamMonitoring("monitoring", args), stack_config("prod"), "prod")
     for r in plan.resources:
         if r.type.startswith("kubernetes:monitoring.coreos.com"):

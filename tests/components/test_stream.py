@@ -46,12 +46,17 @@ def orders() -> Registrations:
     return plan(StreamModel(name="orders", sink="s3://{lake}/raw/orders/"))
 
 
-def test_trust_is_bound_to_exactly_this_service_account(orders: Registrations) -> None:
+def test_trust_names_exactly_the_streams_driver_and_executor_accounts(
+    orders: Registrations,
+) -> None:
     trust = json.loads(one(orders, "aws:iam/role:Role", "orders-role").inputs["assumeRolePolicy"])
     (statement,) = trust["Statement"]
     assert statement["Principal"] == {"Federated": OIDC_ARN}
     assert statement["Condition"]["StringEquals"] == {
-        "oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:spark-streams:orders",
+        "oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub": [
+            "system:serviceaccount:spark-streams:orders",
+            "system:serviceaccount:spark-streams:orders.executor",
+        ],
         "oidc.eks.eu-west-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com",
     }
 
@@ -64,7 +69,69 @@ def test_service_account_carries_the_role_and_the_app_uses_it(orders: Registrati
     )
     app = one(orders, "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication", "orders-app")
     assert app.inputs["spec"]["driver"]["serviceAccount"] == "orders"
-    assert app.inputs["spec"]["executor"]["serviceAccount"] == "orders"
+    assert app.inputs["spec"]["executor"]["serviceAccount"] == "orders.executor"
+
+
+def test_executors_run_under_an_account_with_the_role_and_no_api_token(
+    orders: Registrations,
+) -> None:
+    account = one(orders, "kubernetes:core/v1:ServiceAccount", "orders-executors")
+    assert account.inputs["metadata"]["name"] == "orders.executor"
+    assert account.inputs["automountServiceAccountToken"] is False
+    # EKS still gives its pods the role's web identity token: that is how executors reach S3
+    assert ROLE_ARN_ANNOTATION in account.inputs["metadata"]["annotations"]
+    driver = one(orders, "kubernetes:core/v1:ServiceAccount", "orders-sa")
+    assert "automountServiceAccountToken" not in driver.inputs  # the driver calls the API
+
+
+def test_pods_take_traffic_from_their_own_stream_and_metrics_from_the_scraper(
+    orders: Registrations,
+) -> None:
+    policy = one(orders, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "orders-network")
+    own = {"matchLabels": {"spark-streams/identity": "orders"}}
+    assert policy.inputs["spec"] == {
+        "podSelector": own,
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {"from": [{"podSelector": own}]},
+            {
+                "from": [
+                    {
+                        "namespaceSelector": {
+                            "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+                        }
+                    }
+                ],
+                "ports": [{"port": 8090, "protocol": "TCP"}],
+            },
+        ],
+    }
+    app = one(orders, "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication", "orders-app")
+    for role in ("driver", "executor"):
+        assert app.inputs["spec"][role]["labels"]["spark-streams/identity"] == "orders"
+
+
+def test_owner_and_labels_tag_the_role_and_label_the_application() -> None:
+    owned = plan(
+        StreamModel(
+            name="owned",
+            sink="s3://{lake}/raw/owned/",
+            owner="commerce-data",
+            labels={"cost-center": "cc-42"},
+            annotations={"example.com/runbook": "https://runbooks/owned"},
+        )
+    )
+    tags = one(owned, "aws:iam/role:Role", "owned-role").inputs["tags"]
+    assert tags == {
+        "spark-streams/stream": "owned",
+        "spark-streams/owner": "commerce-data",
+        "cost-center": "cc-42",
+    }
+    app = one(owned, "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication", "owned-app")
+    metadata = app.inputs["metadata"]
+    assert metadata["labels"]["spark-streams/owner"] == "commerce-data"
+    assert metadata["labels"]["cost-center"] == "cc-42"
+    assert metadata["annotations"] == {"example.com/runbook": "https://runbooks/owned"}
 
 
 def test_policy_grants_only_the_streams_own_prefixes_and_the_kms_key(orders: Registrations) -> None:
