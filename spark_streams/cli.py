@@ -294,6 +294,17 @@ def _new(project_dir: Path, args: argparse.Namespace) -> str:
     }
     if args.name in taken:
         raise UsageError(f"stream '{args.name}' exists already, in {taken[args.name]}")
+    if not args.owner:
+        requiring = [
+            stack
+            for stack in known_stacks(project_dir)
+            if stackfile.read(project_dir, stack).values.get("requireOwner") is True
+        ]
+        if requiring:
+            raise UsageError(
+                f"stack {', '.join(requiring)} requires every stream to name its owner: pass "
+                "--owner <team>"
+            )
     new = scaffold.NewStream(
         args.name, args.type, args.main_class, args.file, args.topic, args.owner
     )

@@ -415,9 +415,10 @@ def test_new_writes_a_stream_that_plans_as_written_and_refuses_a_taken_name(
     capsys: pytest.CaptureFixture[str], streams_dir: Path
 ) -> None:
     where = ["--streams-dir", str(streams_dir)]
-    # prod requires an owner: without one the file is refused and not left behind
+    # prod requires an owner: without one nothing is written, and the flag to add is named
     code, _, err = run(capsys, "new", "orders-eu", *where)
-    assert code == 1 and "field 'owner'" in err and not (streams_dir / "orders_eu.py").exists()
+    assert code == 2 and "stack prod requires" in err and "--owner <team>" in err
+    assert not (streams_dir / "orders_eu.py").exists()
     code, out, err = run(
         capsys, "new", "orders-eu", "--topic", "orders.eu", "--owner", "commerce-data", *where
     )
