@@ -1,8 +1,9 @@
 """The streaming namespace: Pod Security level, the RBAC Spark drivers need, stream secrets.
 
 Each stream brings its own service account (components/stream.py) because IRSA binds an IAM
-role to one service account; the driver permissions here are granted to the namespace's service
-accounts as a group so adding a stream never edits a shared object.
+role to one service account; the driver Role here is shared, and each stream binds it to its
+own service account only (so the namespace's other accounts, e.g. `default`, get nothing), so
+adding a stream never edits a shared object.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def driver_rules() -> list[k8s.rbac.v1.PolicyRuleArgsDict]:
 
 class StreamingNamespace(pulumi.ComponentResource):
     namespace: k8s.core.v1.Namespace
-    # Once these exist a stream's pods can start: RBAC bound, secrets in place.
+    # Once these exist a stream's pods can start: driver Role, secrets in place.
     ready: list[pulumi.Resource]
 
     def __init__(
@@ -77,24 +78,7 @@ class StreamingNamespace(pulumi.ComponentResource):
             rules=driver_rules(),
             opts=in_namespace,
         )
-        binding = k8s.rbac.v1.RoleBinding(
-            f"{name}-driver",
-            metadata={"name": DRIVER_ROLE, "namespace": args.name},
-            role_ref={
-                "api_group": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": DRIVER_ROLE,
-            },
-            subjects=[
-                {
-                    "kind": "Group",
-                    "api_group": "rbac.authorization.k8s.io",
-                    "name": f"system:serviceaccounts:{args.name}",
-                }
-            ],
-            opts=pulumi.ResourceOptions(parent=self.namespace, depends_on=[role]),
-        )
-        self.ready = [binding]
+        self.ready = [role]
         if args.secrets is not None:
             secret = k8s.core.v1.Secret(
                 f"{name}-secrets",

@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from components import PACKAGE
 from components.cluster import irsa_trust_policy
+from components.namespace import DRIVER_ROLE
 from spark_streams import iam, sparkapp
 from spark_streams.config import MonitoringConfig
 from spark_streams.resolve import EffectiveStream
@@ -72,6 +73,20 @@ class Stream(pulumi.ComponentResource):
             },
             opts=child,
         )
+        # The shared driver Role, for this stream's service account only.
+        binding = k8s.rbac.v1.RoleBinding(
+            f"{name}-driver",
+            metadata={"name": stream.name, "namespace": stream.namespace, "labels": labels},
+            role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": DRIVER_ROLE},
+            subjects=[
+                {
+                    "kind": "ServiceAccount",
+                    "name": stream.service_account,
+                    "namespace": stream.namespace,
+                }
+            ],
+            opts=child,
+        )
         self.application = k8s.apiextensions.CustomResource(
             f"{name}-app",
             api_version=sparkapp.API_VERSION,
@@ -83,7 +98,7 @@ class Stream(pulumi.ComponentResource):
             # driver before the new one starts: two queries on one checkpoint corrupt it.
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[account, access, *args.requires],
+                depends_on=[account, binding, access, *args.requires],
                 delete_before_replace=True,
             ),
         )

@@ -45,16 +45,26 @@ def orders() -> Plan:
     return plan(StreamModel(name="orders", sink="s3://{lake}/raw/orders/"))
 
 
-def test_a_stream_is_at_most_five_resources_all_tagged_with_it(orders: Plan) -> None:
+def test_a_stream_is_at_most_six_resources_all_tagged_with_it(orders: Plan) -> None:
     mine = [r for r in orders.resources if r.stream == "orders"]
-    assert len(mine) == 5
+    assert len(mine) == 6
     assert {r.type.split(":")[-1] for r in mine} == {
         "Stream",
         "Role",
         "RolePolicy",
         "ServiceAccount",
+        "RoleBinding",
         "SparkApplication",
     }
+
+
+def test_the_driver_role_is_bound_to_the_streams_service_account_only(orders: Plan) -> None:
+    binding = one(orders, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "orders-driver")
+    assert binding.inputs["metadata"]["name"] == "orders"
+    assert binding.inputs["roleRef"]["name"] == "spark-driver"
+    assert binding.inputs["subjects"] == [
+        {"kind": "ServiceAccount", "name": "orders", "namespace": "spark-streams"}
+    ]
 
 
 def test_trust_is_bound_to_exactly_this_service_account(orders: Plan) -> None:
