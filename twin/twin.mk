@@ -1,0 +1,27 @@
+# The local twin of the cluster (docs/twin.md). Included by the Makefile; uses its $(UV)/$(RUN).
+TWIN_STACKS ?= dev prod
+TWIN_ENV = UV="$(UV)" RUN="$(RUN)"
+
+twin-build: sync ## build (or reuse from the cache) every binary the twin runs
+	@$(TWIN_ENV) bash twin/build.sh
+
+twin-up: twin-build ## start the twin for STACK; admin kubeconfig in .twin/kubeconfig
+	@$(TWIN_ENV) bash twin/up.sh $(STACK)
+
+twin-down: ## stop every process of the twin
+	@bash twin/down.sh
+
+# Per stack: a twin whose operator runs as that stack's release configures it, the scenarios,
+# then down (also when a scenario fails). What was proven: .twin-report/.
+e2e: twin-build
+	@rm -rf .twin-report; trap 'bash twin/down.sh' EXIT; \
+	for stack in $(TWIN_STACKS); do \
+		$(TWIN_ENV) bash twin/up.sh $$stack && \
+		$(RUN) pytest -m e2e tests/e2e || exit 1; \
+		bash twin/down.sh; \
+	done; \
+	$(RUN) python -m tests.e2e.report .twin-report
+
+bench-twin: twin-build ## time to RUNNING and submissions per minute for 1, 10 and 50 streams
+	@trap 'bash twin/down.sh' EXIT; $(TWIN_ENV) bash twin/up.sh $(STACK) && \
+	$(RUN) python twin/bench.py
