@@ -77,7 +77,11 @@ class Stream(pulumi.ComponentResource):
         binding = k8s.rbac.v1.RoleBinding(
             f"{name}-driver",
             metadata={"name": stream.name, "namespace": stream.namespace, "labels": labels},
-            role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": DRIVER_ROLE},
+            role_ref={
+                "api_group": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": DRIVER_ROLE,
+            },
             subjects=[
                 {
                     "kind": "ServiceAccount",

@@ -32,7 +32,7 @@ KUBECTL=("$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN")
 
 rm -rf "$STATE"
 mkdir -p "$STATE"/{pki,logs,pids,etcd,webhook-certs}
-started=$(date +%s.%N)
+SECONDS=0
 
 # --- certificates ------------------------------------------------------------------------
 pki=$STATE/pki
@@ -216,5 +216,20 @@ start controller env KUBECONFIG="$STATE/$controller_sa.kubeconfig" \
 	--health-probe-bind-address "127.0.0.1:$PORT_CONTROLLER_HEALTH"
 wait_for "controller ready" 60 curl -sf "http://127.0.0.1:$PORT_CONTROLLER_HEALTH/readyz"
 
+# What the tests and any tool need to find the twin, and what it runs (as the binaries report).
+first_line() { "$@" 2>&1 | grep -m1 . || true; }
+jq -n --arg stack "$STACK" --arg kubectl "$K8S_BIN/kubectl" --arg kubeconfig "$KUBECONFIG_ADMIN" \
+	--arg etcd "$(first_line "$ETCD_BIN/etcd" --version)" \
+	--arg kubernetes "$(first_line "$K8S_BIN/kube-apiserver" --version)" \
+	--arg kwok "$(first_line "$KWOK_BIN/kwok" --version)" \
+	--arg helm "$(first_line "$HELM_BIN/helm" version --short)" \
+	--arg operator "spark-operator $operator_version (chart $chart_version)" \
+	--arg spark_submit "$(SPARK_HOME=$SPARK_HOME "$SPARK_HOME/bin/spark-submit" --version 2>&1 | grep -m1 -o 'version [0-9.]*' || true)" \
+	--arg java "$(first_line java -version)" \
+	--argjson release "$(cat "$STATE/release.json")" \
+	'{stack: $stack, kubectl: $kubectl, kubeconfig: $kubeconfig, release: $release,
+	  versions: {etcd: $etcd, kubernetes: $kubernetes, kwok: $kwok, helm: $helm,
+	             "spark-operator": $operator, "spark-submit": ("pyspark " + $spark_submit), java: $java}}' \
+	>"$STATE/env.json"
 echo "$STACK" >"$STATE/up"
-log "twin up for stack $STACK in $(printf '%.0f' "$(echo "$(date +%s.%N) - $started" | bc)") s: export KUBECONFIG=$KUBECONFIG_ADMIN"
+log "twin up for stack $STACK in ${SECONDS}s: export KUBECONFIG=$KUBECONFIG_ADMIN"
