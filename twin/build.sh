@@ -15,9 +15,12 @@ UV=${UV:-uv}
 
 # Two cores are shared with other work on the machine: never more than two compile jobs.
 export GOFLAGS="-p=2 -buildvcs=false -mod=readonly"
-export CGO_ENABLED=0
 
 mkdir -p "$TWIN_CACHE"
+# One build at a time; what an interrupted one left in its temporary directories goes.
+exec 9>"$TWIN_CACHE/.lock"
+flock 9
+rm -rf "$TWIN_CACHE"/.tmp-*
 
 # build_go COMPONENT LDFLAGS PACKAGE... : go build each package of twin/go/COMPONENT into bin/.
 build_go() {

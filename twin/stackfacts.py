@@ -2,6 +2,9 @@
 
 ``release STACK``: the spark-operator Helm release as ``spark-streams plan --json`` registers it
 (name, namespace, chart version, values), as JSON.
+``namespace STACK``: the streaming Namespace exactly as ``spark-streams render`` prints it; the
+program creates it before the operator's release (whose chart puts RBAC in it), so the twin
+applies it first too.
 ``nodes STACK...``: kwok Node manifests (JSON list) carrying every node selector label and a
 taint for every toleration the given stacks' streams use, so their drivers can be scheduled
 only where the stacks say.
@@ -14,18 +17,30 @@ import subprocess
 import sys
 from typing import Any
 
+import yaml
+
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 NODES = 3
 
 
-def _cli(*args: str) -> dict[str, Any]:
-    out = subprocess.run(
+def _run(*args: str) -> str:
+    return subprocess.run(
         [sys.executable, "-m", "spark_streams.cli", *args],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    result: dict[str, Any] = json.loads(out)
+
+
+def _cli(*args: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(_run(*args))
+    return result
+
+
+def namespace(stack: str) -> dict[str, Any]:
+    documents = yaml.safe_load_all(_run("render", "--stack", stack))
+    (found,) = [d for d in documents if d and d["kind"] == "Namespace"]
+    result: dict[str, Any] = found
     return result
 
 
@@ -80,10 +95,14 @@ def main(argv: list[str]) -> None:
     match argv:
         case ["release", stack]:
             print(json.dumps(release(stack)))
+        case ["namespace", stack]:
+            print(json.dumps(namespace(stack)))
         case ["nodes", *stacks] if stacks:
             print(json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes(stacks)}))
         case _:
-            raise SystemExit("usage: stackfacts.py release STACK | nodes STACK...")
+            raise SystemExit(
+                "usage: stackfacts.py release STACK | namespace STACK | nodes STACK..."
+            )
 
 
 if __name__ == "__main__":

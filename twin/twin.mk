@@ -24,4 +24,4 @@ e2e: twin-build
 
 bench-twin: twin-build ## time to RUNNING and submissions per minute for 1, 10 and 50 streams
 	@trap 'bash twin/down.sh' EXIT; $(TWIN_ENV) bash twin/up.sh $(STACK) && \
-	$(RUN) python twin/bench.py
+	$(RUN) python -m twin.bench

@@ -158,6 +158,9 @@ start kwok "$KWOK_BIN/kwok" --kubeconfig "$STATE/kwok.kubeconfig" \
 $RUN python "$TWIN_DIR/stackfacts.py" nodes dev prod >"$STATE/nodes.json"
 "${KUBECTL[@]}" create -f "$STATE/nodes.json" >/dev/null
 wait_for "kwok nodes Ready" 60 "${KUBECTL[@]}" wait --for=condition=Ready node --all --timeout=2s
+# The API server taints a new node not-ready; the node lifecycle controller (left out, see
+# above) would lift the taint once the node is Ready, so the twin does it.
+"${KUBECTL[@]}" taint nodes --all node.kubernetes.io/not-ready:NoSchedule- >/dev/null
 
 # --- the operator, as the stack's Helm release configures it -------------------------------
 $RUN python "$TWIN_DIR/stackfacts.py" release "$STACK" >"$STATE/release.json"
@@ -176,9 +179,13 @@ log "rendering chart spark-operator $chart_version with helm $(component_version
 $RUN python "$TWIN_DIR/chart.py" "$STATE/chart.yaml" "$STATE" "https://localhost:$PORT_WEBHOOK"
 
 "${KUBECTL[@]}" create namespace "$release_ns" >/dev/null
+# As the program does: the streaming namespace (exactly as rendered, applied as Pulumi applies)
+# exists before the release, whose chart puts the operator's Roles in it.
+$RUN python "$TWIN_DIR/stackfacts.py" namespace "$STACK" |
+	"${KUBECTL[@]}" apply --server-side --field-manager pulumi-kubernetes -f - >/dev/null
 "${KUBECTL[@]}" apply --server-side --field-manager twin -f "$STATE/chart-crds.yaml" \
 	-f "$TWIN_DIR/crds/prometheus-operator.yaml" >/dev/null
-"${KUBECTL[@]}" wait --for condition=Established --timeout 60s crd --all >/dev/null
+wait_for "CRDs established" 60 "${KUBECTL[@]}" wait --for condition=Established --timeout 2s crd --all
 "${KUBECTL[@]}" apply --server-side --field-manager twin -f "$STATE/chart-objects.yaml" >/dev/null
 
 # Each process authenticates as its chart service account, so the chart's RBAC is what it has.

@@ -149,7 +149,7 @@ class Twin:
     def find(self, obj: Obj) -> Obj | None:
         group, kind, namespace, name = key(obj)
         resource = f"{kind.lower()}.{group}" if group else kind.lower()
-        args = ["get", resource, name, "-o", "json", "--ignore-not-found"]
+        args = ["get", resource, name, "-o", "json", "--ignore-not-found", "--show-managed-fields"]
         if namespace:
             args += ["-n", namespace]
         out = self.kubectl(*args).stdout.strip()
