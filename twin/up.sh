@@ -111,13 +111,15 @@ wait_for "etcd" 30 curl -sf "http://127.0.0.1:$PORT_ETCD/health"
 log "starting kube-apiserver $(component_version kubernetes)"
 # RBAC (and Node) authorization, service-account tokens signed by the twin's key; admission
 # plugins are the defaults, which include PodSecurity (enforcing per namespace label),
-# ServiceAccount and the mutating and validating webhook plugins.
+# ServiceAccount and the mutating and validating webhook plugins. Privileged containers are
+# allowed cluster-wide, as on EKS, so that it is Pod Security that keeps them out.
 start kube-apiserver "$K8S_BIN/kube-apiserver" \
 	--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$PORT_APISERVER" \
 	--etcd-servers "http://127.0.0.1:$PORT_ETCD" \
 	--tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
 	--client-ca-file "$pki/ca.crt" \
 	--authorization-mode Node,RBAC \
+	--allow-privileged=true \
 	--service-account-issuer https://kubernetes.default.svc.cluster.local \
 	--service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
 	--service-cluster-ip-range 10.0.0.0/24 \

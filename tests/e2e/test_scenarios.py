@@ -10,6 +10,8 @@ import copy
 import json
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -26,16 +28,27 @@ RUNNING = "RUNNING"
 FAIL_LABEL = "twin.spark-streams/fail"
 
 
+Edit = Callable[[Path], None]
+
+
+@dataclass
+class Deployed:
+    """The render on the twin now, and the stream-file edits (commits) that led to it."""
+
+    objects: list[Obj]
+    edits: list[Edit] = field(default_factory=list)
+
+
 @pytest.fixture(scope="module")
-def current(rendered: list[Obj]) -> dict[str, list[Obj]]:
-    return {"objects": rendered}
+def current(rendered: list[Obj]) -> Deployed:
+    return Deployed(rendered)
 
 
 def names(objects: list[Obj]) -> list[str]:
     return [a["metadata"]["name"] for a in apps(objects) if not a["spec"].get("suspend")]
 
 
-def edit(path_name: str, old: str, new: str) -> Any:
+def edit(path_name: str, old: str, new: str) -> Edit:
     def change(streams: Path) -> None:
         path = streams / path_name
         text = path.read_text()
@@ -192,15 +205,16 @@ def test_a_pod_that_breaks_restricted_is_rejected(twin: Twin) -> None:
 
 
 def test_suspend_stops_the_driver_and_keeps_the_rest_then_resume_runs_again(
-    twin: Twin, current: dict[str, list[Obj]]
+    twin: Twin, current: Deployed
 ) -> None:
     name = "clickstream-ingest"
     with edited_streams(
-        edit("clickstream.py", f'name="{name}",', f'name="{name}",\n    suspend=True,')
+        *current.edits,
+        edit("clickstream.py", f'name="{name}",', f'name="{name}",\n    suspend=True,'),
     ) as streams:
         suspended = render(twin.stack, streams)
     started = time.monotonic()
-    twin.deploy(current["objects"], suspended)
+    twin.deploy(current.objects, suspended)
     twin.wait_state(name, "SUSPENDED")
     poll("driver gone", 30, lambda: twin.driver(name) is None)
     account = twin.get("serviceaccount", name, "-n", twin.namespace)
@@ -208,7 +222,7 @@ def test_suspend_stops_the_driver_and_keeps_the_rest_then_resume_runs_again(
     role = twin.get("role", "spark-driver", "-n", twin.namespace)
     assert account and binding and role
     suspended_after = time.monotonic() - started
-    twin.deploy(suspended, current["objects"])
+    twin.deploy(suspended, current.objects)
     twin.wait_state(name, RUNNING)
     twin.report.prove(
         "suspend and resume",
@@ -218,15 +232,17 @@ def test_suspend_stops_the_driver_and_keeps_the_rest_then_resume_runs_again(
     )
 
 
-def test_a_spec_change_resubmits_the_application(twin: Twin, current: dict[str, list[Obj]]) -> None:
+def test_a_spec_change_resubmits_the_application(twin: Twin, current: Deployed) -> None:
     name = "orders-ingest"
     before = twin.driver(name)
     assert before is not None
-    with edited_streams(edit("orders.py", '"1 minute"', '"2 minutes"')) as streams:
+    change = edit("orders.py", '"1 minute"', '"2 minutes"')
+    with edited_streams(*current.edits, change) as streams:
         changed = render(twin.stack, streams)
+    current.edits.append(change)
     started = time.monotonic()
-    twin.deploy(current["objects"], changed)
-    current["objects"] = changed
+    twin.deploy(current.objects, changed)
+    current.objects = changed
 
     def resubmitted() -> Obj | None:
         pod = twin.driver(name)
@@ -244,15 +260,15 @@ def test_a_spec_change_resubmits_the_application(twin: Twin, current: dict[str, 
 
 
 def test_a_failing_driver_is_resubmitted_after_the_retry_interval(
-    twin: Twin, current: dict[str, list[Obj]]
+    twin: Twin, current: Deployed
 ) -> None:
     name = "clickstream-ingest"
-    failing = copy.deepcopy(current["objects"])
+    failing = copy.deepcopy(current.objects)
     (app,) = [a for a in apps(failing) if a["metadata"]["name"] == name]
     app["spec"]["driver"]["labels"][FAIL_LABEL] = "true"
     interval = app["spec"]["restartPolicy"]["onFailureRetryInterval"]
     assert app["spec"]["restartPolicy"]["type"] == "Always"
-    twin.deploy(current["objects"], failing)
+    twin.deploy(current.objects, failing)
 
     def failed_driver() -> Obj | None:
         pod = twin.driver(name)
@@ -277,7 +293,7 @@ def test_a_failing_driver_is_resubmitted_after_the_retry_interval(
     waited = timestamp(second["metadata"]["creationTimestamp"]) - last_attempt
     # The operator waits interval x submissions so far (timestamps have whole seconds).
     assert waited >= interval * attempts - 1, (waited, interval, attempts)
-    twin.deploy(failing, current["objects"])
+    twin.deploy(failing, current.objects)
     twin.wait_state(name, RUNNING)
     twin.report.prove(
         "failing driver resubmitted under Always",
@@ -288,18 +304,16 @@ def test_a_failing_driver_is_resubmitted_after_the_retry_interval(
     )
 
 
-def test_a_rename_never_runs_two_drivers_of_one_checkpoint(
-    twin: Twin, current: dict[str, list[Obj]]
-) -> None:
+def test_a_rename_never_runs_two_drivers_of_one_checkpoint(twin: Twin, current: Deployed) -> None:
     old, new = "orders-ingest", "orders-raw"
     checkpoint_of = {
         a["metadata"]["name"]: a["spec"]["sparkConf"]["spark.sql.streaming.checkpointLocation"]
-        for a in apps(current["objects"])
+        for a in apps(current.objects)
     }
-    with edited_streams(
-        edit("orders.py", f'name="{old}",', f'name="{new}",\n    renamed_from=("{old}",),')
-    ) as streams:
+    rename = edit("orders.py", f'name="{old}",', f'name="{new}",\n    renamed_from=("{old}",),')
+    with edited_streams(*current.edits, rename) as streams:
         renamed = render(twin.stack, streams)
+    current.edits.append(rename)
     checkpoint_of.update(
         {
             a["metadata"]["name"]: a["spec"]["sparkConf"]["spark.sql.streaming.checkpointLocation"]
@@ -330,8 +344,8 @@ def test_a_rename_never_runs_two_drivers_of_one_checkpoint(
     watcher.start()
     started = time.monotonic()
     try:
-        twin.deploy(current["objects"], renamed)
-        current["objects"] = renamed
+        twin.deploy(current.objects, renamed)
+        current.objects = renamed
         twin.wait_state(new, RUNNING)
     finally:
         stop.set()
@@ -348,20 +362,20 @@ def test_a_rename_never_runs_two_drivers_of_one_checkpoint(
 
 
 def test_removing_a_stream_deletes_its_application_and_pods_and_nothing_else(
-    twin: Twin, current: dict[str, list[Obj]]
+    twin: Twin, current: Deployed
 ) -> None:
     name = "clickstream-ingest"
 
     def remove(streams: Path) -> None:
         (streams / "clickstream.py").unlink()
 
-    with edited_streams(remove) as streams:
+    with edited_streams(*current.edits, remove) as streams:
         remaining = render(twin.stack, streams)
     kept = {key(o): twin.find(o) for o in remaining}
     assert all(kept.values())
     others = {n: twin.driver(n) for n in names(remaining)}
-    twin.deploy(current["objects"], remaining)
-    current["objects"] = remaining
+    twin.deploy(current.objects, remaining)
+    current.objects = remaining
     assert twin.app(name) is None
     poll(
         "its pods gone",

@@ -69,12 +69,13 @@ def render(stack: str, streams_dir: Path | None = None) -> list[Obj]:
 
 
 @contextmanager
-def edited_streams(edit: Callable[[Path], None]) -> Iterator[Path]:
-    """A copy of streams/ changed by edit, as a user's commit would change it."""
+def edited_streams(*edits: Callable[[Path], None]) -> Iterator[Path]:
+    """A copy of streams/ changed by edits, in order, as users' commits would change it."""
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "streams"
         shutil.copytree(PROJECT / "streams", copy, ignore=shutil.ignore_patterns("__pycache__"))
-        edit(copy)
+        for edit in edits:
+            edit(copy)
         yield copy
 
 
