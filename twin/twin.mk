@@ -11,11 +11,12 @@ twin-up: twin-build ## start the twin for STACK; admin kubeconfig in .twin/kubec
 twin-down: ## stop every process of the twin
 	@bash twin/down.sh
 
-# Per stack: a twin whose operator runs as that stack's release configures it, the scenarios,
-# then down (also when a scenario fails). What was proven: .twin-report/.
+# Per stack: a fresh twin whose operator runs as that stack's release configures it, the
+# scenarios, then down (also when a scenario fails). What was proven: .twin-report/.
 e2e: twin-build
 	@rm -rf .twin-report; trap 'bash twin/down.sh' EXIT; \
 	for stack in $(TWIN_STACKS); do \
+		bash twin/down.sh --quiet; \
 		$(TWIN_ENV) bash twin/up.sh $$stack && \
 		$(RUN) pytest -m e2e tests/e2e || exit 1; \
 		bash twin/down.sh; \

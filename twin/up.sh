@@ -174,7 +174,19 @@ operator_version=$(component_version spark-operator)
 	die "stack $STACK deploys chart $chart_version but the twin builds spark-operator $operator_version: bump twin/go/spark-operator/go.mod"
 jq .values "$STATE/release.json" >"$STATE/values.json"
 log "rendering chart spark-operator $chart_version with helm $(component_version helm) and the $STACK release's values"
+# The cluster's extra APIs (the stand-in Prometheus operator CRDs) exist before the chart is
+# rendered, and helm is told every API the twin serves, as `helm install` learns them from a
+# cluster: the chart renders its PodMonitor only where that API exists.
+"${KUBECTL[@]}" apply --server-side --field-manager twin \
+	-f "$TWIN_DIR/crds/prometheus-operator.yaml" >/dev/null
+wait_for "stand-in CRDs established" 60 "${KUBECTL[@]}" wait --for condition=Established \
+	--timeout 2s crd/podmonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com
+api_versions=()
+while read -r api_version kind; do
+	api_versions+=(--api-versions "$api_version" --api-versions "$api_version/$kind")
+done < <("${KUBECTL[@]}" api-resources --no-headers | awk '{ print $(NF - 2), $NF }' | sort -u)
 "$HELM_BIN/helm" template "$release" "$OPERATOR/chart" --namespace "$release_ns" \
+	--kube-version "$(component_version kubernetes)" "${api_versions[@]}" \
 	--include-crds --values "$STATE/values.json" >"$STATE/chart.yaml"
 # Splits the chart into what the API server gets (CRDs, RBAC, service accounts, webhook
 # configurations pointed at the local webhook) and the two Deployments' args.
@@ -185,8 +197,7 @@ $RUN python "$TWIN_DIR/chart.py" "$STATE/chart.yaml" "$STATE" "https://localhost
 # exists before the release, whose chart puts the operator's Roles in it.
 $RUN python "$TWIN_DIR/stackfacts.py" namespace "$STACK" |
 	"${KUBECTL[@]}" apply --server-side --field-manager pulumi-kubernetes -f - >/dev/null
-"${KUBECTL[@]}" apply --server-side --field-manager twin -f "$STATE/chart-crds.yaml" \
-	-f "$TWIN_DIR/crds/prometheus-operator.yaml" >/dev/null
+"${KUBECTL[@]}" apply --server-side --field-manager twin -f "$STATE/chart-crds.yaml" >/dev/null
 wait_for "CRDs established" 60 "${KUBECTL[@]}" wait --for condition=Established --timeout 2s crd --all
 "${KUBECTL[@]}" apply --server-side --field-manager twin -f "$STATE/chart-objects.yaml" >/dev/null
 
