@@ -13,6 +13,8 @@ quiet=${1:-}
 mapfile -t names < <(tac "$STATE/pids/order")
 session_alive() { pgrep -s "$1" >/dev/null 2>&1; }
 for name in "${names[@]}"; do
+	# A name without a pid file: up.sh was interrupted before starting it.
+	[[ -f $STATE/pids/$name ]] || continue
 	pid=$(cat "$STATE/pids/$name")
 	# The process is its session's leader: its id is the session and process group id.
 	kill -TERM -- "-$pid" 2>/dev/null || true
@@ -27,6 +29,7 @@ for name in "${names[@]}"; do
 done
 left=""
 for name in "${names[@]}"; do
+	[[ -f $STATE/pids/$name ]] || continue
 	pid=$(cat "$STATE/pids/$name")
 	if session_alive "$pid"; then left+=" $name($pid)"; fi
 done
