@@ -14,7 +14,7 @@ twin-down: ## stop every process of the twin
 # Per stack: a fresh twin whose operator runs as that stack's release configures it, the
 # scenarios, then down (also when a scenario fails). What was proven: .twin-report/.
 e2e: twin-build
-	@rm -rf .twin-report; trap 'bash twin/down.sh' EXIT; \
+	@rm -rf .twin-report; trap 'bash twin/down.sh' EXIT; trap 'exit 1' INT TERM; \
 	for stack in $(TWIN_STACKS); do \
 		bash twin/down.sh --quiet; \
 		$(TWIN_ENV) bash twin/up.sh $$stack && \
@@ -24,5 +24,5 @@ e2e: twin-build
 	$(RUN) python -m tests.e2e.report .twin-report
 
 bench-twin: twin-build ## time to RUNNING and submissions per minute for 1, 10 and 50 streams
-	@trap 'bash twin/down.sh' EXIT; $(TWIN_ENV) bash twin/up.sh $(STACK) && \
+	@trap 'bash twin/down.sh' EXIT; trap 'exit 1' INT TERM; $(TWIN_ENV) bash twin/up.sh $(STACK) && \
 	$(RUN) python -m twin.bench
