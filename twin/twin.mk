@@ -23,6 +23,8 @@ e2e: twin-build
 	done; \
 	$(RUN) python -m tests.e2e.report .twin-report
 
+# WORKERS=n runs the operator with controller.workers n instead of the release's value.
 bench-twin: twin-build ## time to RUNNING and submissions per minute for 1, 10 and 50 streams
-	@trap 'bash twin/down.sh' EXIT; trap 'exit 1' INT TERM; $(TWIN_ENV) bash twin/up.sh $(STACK) && \
+	@trap 'bash twin/down.sh' EXIT; trap 'exit 1' INT TERM; bash twin/down.sh --quiet; \
+	TWIN_CONTROLLER_WORKERS=$(WORKERS) $(TWIN_ENV) bash twin/up.sh $(STACK) && \
 	$(RUN) python -m twin.bench

@@ -172,6 +172,12 @@ chart_version=$(jq -r .version "$STATE/release.json")
 operator_version=$(component_version spark-operator)
 [[ v$chart_version == "$operator_version" ]] ||
 	die "stack $STACK deploys chart $chart_version but the twin builds spark-operator $operator_version: bump twin/go/spark-operator/go.mod"
+if [[ -n ${TWIN_CONTROLLER_WORKERS:-} ]]; then
+	# Only for `make bench-twin WORKERS=n`: what another controller.workers would do.
+	log "overriding the release's controller.workers with $TWIN_CONTROLLER_WORKERS (bench)"
+	jq --argjson w "$TWIN_CONTROLLER_WORKERS" '.values.controller.workers = $w' \
+		"$STATE/release.json" >"$STATE/release.tmp" && mv "$STATE/release.tmp" "$STATE/release.json"
+fi
 jq .values "$STATE/release.json" >"$STATE/values.json"
 log "rendering chart spark-operator $chart_version with helm $(component_version helm) and the $STACK release's values"
 # The cluster's extra APIs (the stand-in Prometheus operator CRDs) exist before the chart is
