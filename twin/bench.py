@@ -53,7 +53,7 @@ def run(twin: Twin, n: int) -> dict[str, Any]:
     started = time.time()
     twin.apply(objects)
     # Bounded: a stack that cannot get every stream running in this time is reported as such.
-    deadline = started + 120 + 6 * n
+    deadline = started + 120 + 12 * n
     failed: set[str] = set()
     while True:
         current = states(twin, apps)
