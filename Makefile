@@ -2,7 +2,7 @@
 # They need Python 3.11, git and make: uv is used from PATH when it is there, otherwise a pinned
 # uv is installed once into .tools/ (inside the project, never into the system interpreter).
 UV_VERSION := 0.13.8
-UV_LOCAL := .tools/uv-$(UV_VERSION)/bin/uv
+UV_LOCAL := $(CURDIR)/.tools/uv-$(UV_VERSION)/bin/uv
 UV ?= $(or $(shell command -v uv 2>/dev/null),$(UV_LOCAL))
 STACK ?= dev
 RUN = $(UV) run --frozen --no-sync
