@@ -7,7 +7,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(UV_LOCAL))
 STACK ?= dev
 RUN = $(UV) run --frozen --no-sync
 
-.PHONY: sync plan render test lint types unit bench clean
+.PHONY: sync plan render test lint types unit bench clean twin-build twin-up twin-down e2e bench-twin
 
 $(UV_LOCAL):
 	@echo "uv not on PATH: installing uv $(UV_VERSION) into .tools/ (once)"
@@ -41,5 +41,7 @@ test: lint types unit ## everything CI runs
 bench: sync ## scale benchmark; figures in benchmarks/out/
 	$(RUN) python benchmarks/plan_scale.py
 
+include twin/twin.mk
+
 clean:
-	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis benchmarks/out
+	rm -rf .twin .twin-report .venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis benchmarks/out

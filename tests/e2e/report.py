@@ -1,0 +1,51 @@
+"""Prints what a `make e2e` run proved, from the JSON each stack's run wrote.
+
+usage: python -m tests.e2e.report DIR
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+
+def summary(report: dict[str, Any]) -> list[str]:
+    lines = [f"== stack {report['stack']}"]
+    lines += [f"   {name}: {version}" for name, version in report["versions"].items()]
+    applied = Counter(a.split("/")[0] for a in report["objects_applied"])
+    lines.append(
+        f"   objects applied: {len(report['objects_applied'])} "
+        f"({', '.join(f'{n} {k}' for k, n in sorted(applied.items()))}); "
+        f"deleted: {len(report['objects_deleted'])}"
+    )
+    lines.append(
+        f"   pods admitted: {len(report['pods_admitted'])}; "
+        f"rejected: {len(report['pods_rejected'])} "
+        f"({'; '.join(r['pod'] for r in report['pods_rejected'])})"
+    )
+    lines.append("   state transitions (seconds since the run started):")
+    lines += [
+        f"     {t['at_s']:7.2f}  {t['app']}: {t['from'] or '-'} -> {t['to']}"
+        for t in report["state_transitions"]
+    ]
+    lines.append("   proven:")
+    for proof in report["proofs"]:
+        facts = {k: v for k, v in proof.items() if k not in {"scenario", "at_s"}}
+        lines.append(f"     {proof['scenario']}: {json.dumps(facts, sort_keys=True)[:300]}")
+    return lines
+
+
+def main(directory: str) -> None:
+    reports = sorted(Path(directory).glob("*.json"))
+    if not reports:
+        raise SystemExit(f"no reports in {directory}")
+    for path in reports:
+        print("\n".join(summary(json.loads(path.read_text()))))
+    print(f"(JSON: {', '.join(str(p) for p in reports)})")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,405 @@
+"""The stack's render on the twin, and what Pulumi and the operator then do with it.
+
+The scenarios share one twin and run in file order: each starts from the state the one before
+left (`current` holds the render now deployed), the way a stack lives through its commits.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import apps
+from tests.e2e.twin import Obj, Twin, TwinError, edited_streams, is_subset, key, poll, render
+
+DRIVER_CONTAINER = "spark-kubernetes-driver"
+RUNNING = "RUNNING"
+# Label that the twin's failure stage (twin/stages/driver-failure.yaml) acts on.
+FAIL_LABEL = "twin.spark-streams/fail"
+
+
+Edit = Callable[[Path], None]
+
+
+@dataclass
+class Deployed:
+    """The render on the twin now, and the stream-file edits (commits) that led to it."""
+
+    objects: list[Obj]
+    edits: list[Edit] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def current(rendered: list[Obj]) -> Deployed:
+    return Deployed(rendered)
+
+
+def names(objects: list[Obj]) -> list[str]:
+    return [a["metadata"]["name"] for a in apps(objects) if not a["spec"].get("suspend")]
+
+
+def edit(path_name: str, old: str, new: str) -> Edit:
+    def change(streams: Path) -> None:
+        path = streams / path_name
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {path_name}"
+        path.write_text(text.replace(old, new, 1))
+
+    return change
+
+
+def timestamp(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def test_render_is_admitted_with_server_side_apply(twin: Twin, rendered: list[Obj]) -> None:
+    for obj in rendered:
+        found = twin.find(obj)
+        assert found is not None, f"{key(obj)} not admitted"
+        managers = {m["manager"] for m in found["metadata"].get("managedFields", [])}
+        assert "pulumi-kubernetes" in managers
+    twin.report.prove("render admitted", objects=len(rendered))
+
+
+def test_every_application_reaches_running(twin: Twin, rendered: list[Obj]) -> None:
+    started = time.monotonic()
+    for name in names(rendered):
+        twin.wait_state(name, RUNNING, timeout=180)
+    twin.report.prove(
+        "every application RUNNING",
+        apps=names(rendered),
+        seconds=round(time.monotonic() - started, 1),
+    )
+
+
+def test_driver_pods_are_admitted_under_restricted_as_the_application_asks(
+    twin: Twin, rendered: list[Obj]
+) -> None:
+    namespace = twin.get("namespace", twin.namespace)
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    # The API server itself says whether every pod in the namespace meets `restricted`.
+    check = twin.kubectl(
+        "label",
+        "--dry-run=server",
+        "--overwrite",
+        "namespace",
+        twin.namespace,
+        "pod-security.kubernetes.io/enforce=restricted",
+    )
+    assert "violate" not in check.stderr, check.stderr
+    kwok_nodes = {n["metadata"]["name"] for n in twin.items("nodes", "-l", "type=kwok")}
+    for app in apps(rendered):
+        if app["spec"].get("suspend"):
+            continue
+        spec, driver_spec = app["spec"], app["spec"]["driver"]
+        pod = poll("driver pod", 30, partial(twin.driver, app["metadata"]["name"]))
+        podspec = pod["spec"]
+        (container,) = [c for c in podspec["containers"] if c["name"] == DRIVER_CONTAINER]
+        mounted = {m["name"] for m in driver_spec.get("volumeMounts", [])}
+        expectations: dict[str, tuple[Any, Any]] = {
+            "service account": (driver_spec["serviceAccount"], podspec["serviceAccountName"]),
+            "pod security context": (driver_spec["podSecurityContext"], podspec["securityContext"]),
+            "container security context": (
+                driver_spec["securityContext"],
+                container["securityContext"],
+            ),
+            "env from the stream's secret": (driver_spec.get("env", []), container.get("env", [])),
+            "volumes": (
+                [v for v in spec.get("volumes", []) if v["name"] in mounted],
+                podspec.get("volumes", []),
+            ),
+            "volume mounts": (driver_spec.get("volumeMounts", []), container["volumeMounts"]),
+            "init containers": (
+                driver_spec.get("initContainers", []),
+                podspec.get("initContainers", []),
+            ),
+            "node selector": (
+                {**spec.get("nodeSelector", {}), **driver_spec.get("nodeSelector", {})},
+                podspec.get("nodeSelector", {}),
+            ),
+            "tolerations": (driver_spec.get("tolerations", []), podspec.get("tolerations", [])),
+            "labels": (driver_spec.get("labels", {}), pod["metadata"]["labels"]),
+            "termination grace period": (
+                driver_spec["terminationGracePeriodSeconds"],
+                podspec["terminationGracePeriodSeconds"],
+            ),
+        }
+        wrong = [what for what, (want, got) in expectations.items() if not is_subset(want, got)]
+        assert not wrong, f"driver of {app['metadata']['name']} lacks: {wrong}"
+        assert podspec["nodeName"] in kwok_nodes
+        twin.report.prove(
+            "driver pod as the application asks",
+            app=app["metadata"]["name"],
+            pod=pod["metadata"]["name"],
+            node=podspec["nodeName"],
+            checked=sorted(expectations),
+        )
+
+
+def can_i(twin: Twin, account: str, verb: str, resource: str) -> bool:
+    result = twin.kubectl(
+        "auth",
+        "can-i",
+        verb,
+        resource,
+        "-n",
+        twin.namespace,
+        "--as",
+        f"system:serviceaccount:{twin.namespace}:{account}",
+        check=False,
+    )
+    return result.stdout.strip() == "yes"
+
+
+def test_only_each_streams_driver_account_may_manage_its_executors(
+    twin: Twin, rendered: list[Obj]
+) -> None:
+    verbs = ("create", "list", "delete")
+    resources = ("pods", "services", "configmaps")
+    drivers = sorted({a["spec"]["driver"]["serviceAccount"] for a in apps(rendered)})
+    others = ["default", "spark-history-server"]
+    answers = {
+        account: {f"{v} {r}": can_i(twin, account, v, r) for v in verbs for r in resources}
+        for account in drivers + others
+    }
+    for account in drivers:
+        assert all(answers[account].values()), (account, answers[account])
+    for account in others:
+        assert not any(answers[account].values()), (account, answers[account])
+    twin.report.prove("can-i", answers=answers)
+
+
+def test_a_pod_that_breaks_restricted_is_rejected(twin: Twin) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "breaks-restricted", "namespace": twin.namespace},
+        "spec": {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "busybox",
+                    "securityContext": {"privileged": True, "runAsUser": 0},
+                }
+            ]
+        },
+    }
+    result = twin.kubectl("create", "-f", "-", stdin=json.dumps(pod), check=False)
+    assert result.returncode != 0
+    assert "violates PodSecurity" in result.stderr, result.stderr
+    assert twin.find(pod) is None
+    twin.report.pods_rejected.append(
+        {"pod": "breaks-restricted", "reason": result.stderr.strip().splitlines()[-1]}
+    )
+    twin.report.prove("restricted enforced", rejected="breaks-restricted")
+
+
+def test_suspend_stops_the_driver_and_keeps_the_rest_then_resume_runs_again(
+    twin: Twin, current: Deployed
+) -> None:
+    name = "clickstream-ingest"
+    with edited_streams(
+        *current.edits,
+        edit("clickstream.py", f'name="{name}",', f'name="{name}",\n    suspend=True,'),
+    ) as streams:
+        suspended = render(twin.stack, streams)
+    started = time.monotonic()
+    twin.deploy(current.objects, suspended)
+    twin.wait_state(name, "SUSPENDED")
+    poll("driver gone", 30, lambda: twin.driver(name) is None)
+    account = twin.get("serviceaccount", name, "-n", twin.namespace)
+    binding = twin.get("rolebinding", name, "-n", twin.namespace)
+    role = twin.get("role", "spark-driver", "-n", twin.namespace)
+    assert account and binding and role
+    suspended_after = time.monotonic() - started
+    twin.deploy(suspended, current.objects)
+    twin.wait_state(name, RUNNING)
+    twin.report.prove(
+        "suspend and resume",
+        app=name,
+        suspended_after_s=round(suspended_after, 1),
+        running_again_after_s=round(time.monotonic() - started - suspended_after, 1),
+    )
+
+
+def test_a_spec_change_resubmits_the_application(twin: Twin, current: Deployed) -> None:
+    name = "orders-ingest"
+    before = twin.driver(name)
+    assert before is not None
+    change = edit("orders.py", '"1 minute"', '"2 minutes"')
+    with edited_streams(*current.edits, change) as streams:
+        changed = render(twin.stack, streams)
+    current.edits.append(change)
+    started = time.monotonic()
+    twin.deploy(current.objects, changed)
+    current.objects = changed
+
+    def resubmitted() -> Obj | None:
+        pod = twin.driver(name)
+        if pod and pod["metadata"]["uid"] != before["metadata"]["uid"]:
+            return pod
+        return None
+
+    after = poll("a new driver", 120, resubmitted)
+    twin.wait_state(name, RUNNING)
+    container = next(c for c in after["spec"]["containers"] if c["name"] == DRIVER_CONTAINER)
+    assert "2 minutes" in container.get("args", [])
+    twin.report.prove(
+        "spec change resubmits", app=name, seconds=round(time.monotonic() - started, 1)
+    )
+
+
+def test_a_failing_driver_is_resubmitted_after_the_retry_interval(
+    twin: Twin, current: Deployed
+) -> None:
+    # A copy of a stream's application (own name and checkpoint) whose driver crashes: its own
+    # object, so the stream itself is not changed while the operator resubmits (see
+    # docs/twin.md: a spec change during a submission leaves 2.5.2 stuck in PENDING_RERUN).
+    (stream,) = [a for a in apps(current.objects) if a["metadata"]["name"] == "clickstream-ingest"]
+    app = copy.deepcopy(stream)
+    name = app["metadata"]["name"] = "crashing-driver"
+    app["metadata"]["labels"].pop("spark-streams/identity")
+    app["spec"]["driver"]["labels"][FAIL_LABEL] = "true"
+    conf = app["spec"]["sparkConf"]
+    for setting in ("spark.sql.streaming.checkpointLocation", "spark.streams.checkpointLocation"):
+        conf[setting] = conf[setting].rstrip("/") + "-crashing/"
+    interval = app["spec"]["restartPolicy"]["onFailureRetryInterval"]
+    assert app["spec"]["restartPolicy"]["type"] == "Always"
+    twin.apply([app])
+
+    def failed_driver() -> Obj | None:
+        pod = twin.driver(name)
+        return pod if pod and pod["status"].get("phase") == "Failed" else None
+
+    first = poll("the crashing driver to fail", 120, failed_driver)
+    submitted = twin.app(name)
+    assert submitted is not None
+    status = submitted["status"]
+    attempts = status["submissionAttempts"]
+    last_attempt = timestamp(status["lastSubmissionAttemptTime"])
+    first_uid = first["metadata"]["uid"]
+
+    def next_driver() -> Obj | None:
+        pod = twin.driver(name)
+        return pod if pod and pod["metadata"]["uid"] != first_uid else None
+
+    second = poll("a resubmitted driver", 60 + interval * attempts, next_driver)
+    waited = timestamp(second["metadata"]["creationTimestamp"]) - last_attempt
+    # The operator waits interval x submissions so far, counted from the last submission
+    # (timestamps have whole seconds).
+    assert waited >= interval * attempts - 1, (waited, interval, attempts)
+    twin.delete(app)
+    twin.report.prove(
+        "failing driver resubmitted under Always",
+        app=name,
+        retry_interval_s=interval,
+        submissions_before=attempts,
+        resubmitted_after_s=waited,
+    )
+
+
+def test_a_rename_never_runs_two_drivers_of_one_checkpoint(twin: Twin, current: Deployed) -> None:
+    old, new = "orders-ingest", "orders-raw"
+    checkpoint_of = {
+        a["metadata"]["name"]: a["spec"]["sparkConf"]["spark.sql.streaming.checkpointLocation"]
+        for a in apps(current.objects)
+    }
+    rename = edit("orders.py", f'name="{old}",', f'name="{new}",\n    renamed_from=("{old}",),')
+    with edited_streams(*current.edits, rename) as streams:
+        renamed = render(twin.stack, streams)
+    current.edits.append(rename)
+    checkpoint_of.update(
+        {
+            a["metadata"]["name"]: a["spec"]["sparkConf"]["spark.sql.streaming.checkpointLocation"]
+            for a in apps(renamed)
+        }
+    )
+    assert checkpoint_of[old] == checkpoint_of[new]
+    overlaps: list[list[str]] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        # Every driver pod object counts, terminating or not, until the API server drops it.
+        while not stop.is_set():
+            try:
+                pods = twin.items("pods", "-n", twin.namespace, "-l", "spark-role=driver")
+            except TwinError:
+                continue
+            by_checkpoint: dict[str, list[str]] = {}
+            for pod in pods:
+                app = pod["metadata"]["labels"].get("sparkoperator.k8s.io/app-name", "")
+                by_checkpoint.setdefault(checkpoint_of.get(app, app), []).append(
+                    pod["metadata"]["name"]
+                )
+            overlaps.extend(p for p in by_checkpoint.values() if len(p) > 1)
+            stop.wait(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    started = time.monotonic()
+    try:
+        twin.deploy(current.objects, renamed)
+        current.objects = renamed
+        twin.wait_state(new, RUNNING)
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
+    assert twin.app(old) is None
+    assert not overlaps, f"two drivers of one checkpoint at once: {overlaps[:3]}"
+    twin.report.prove(
+        "rename, delete before replace",
+        old=old,
+        new=new,
+        seconds=round(time.monotonic() - started, 1),
+        overlaps=0,
+    )
+
+
+def test_removing_a_stream_deletes_its_application_and_pods_and_nothing_else(
+    twin: Twin, current: Deployed
+) -> None:
+    name = "clickstream-ingest"
+
+    def remove(streams: Path) -> None:
+        (streams / "clickstream.py").unlink()
+
+    with edited_streams(*current.edits, remove) as streams:
+        remaining = render(twin.stack, streams)
+    kept = {key(o): twin.find(o) for o in remaining}
+    assert all(kept.values())
+    others = {n: twin.driver(n) for n in names(remaining)}
+    twin.deploy(current.objects, remaining)
+    current.objects = remaining
+    assert twin.app(name) is None
+    poll(
+        "its pods gone",
+        60,
+        lambda: (
+            not twin.items(
+                "pods", "-n", twin.namespace, "-l", f"sparkoperator.k8s.io/app-name={name}"
+            )
+        ),
+    )
+    for k, before in kept.items():
+        assert before is not None
+        obj = {
+            "apiVersion": before["apiVersion"],
+            "kind": before["kind"],
+            "metadata": before["metadata"],
+        }
+        after = twin.find(obj)
+        assert after is not None and after["metadata"]["uid"] == before["metadata"]["uid"], k
+    for n, pod in others.items():
+        still = twin.driver(n)
+        assert pod and still and still["metadata"]["uid"] == pod["metadata"]["uid"], n
+    twin.report.prove("removal", removed=name, untouched_objects=len(kept))

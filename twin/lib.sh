@@ -1,0 +1,107 @@
+# Shared by the twin's scripts: where the cache is, which versions are pinned, logging.
+# shellcheck shell=bash
+
+TWIN_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/spark-streams-twin"
+PYSPARK_VERSION=4.0.1
+
+log() { printf '[twin %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# The version of the upstream module that twin/go/COMPONENT/go.mod pins.
+component_version() {
+	local module
+	case $1 in
+	etcd) module=go.etcd.io/etcd/server/v3 ;;
+	kubernetes) module=k8s.io/kubernetes ;;
+	kwok) module=sigs.k8s.io/kwok ;;
+	helm) module=helm.sh/helm/v3 ;;
+	spark-operator) module=github.com/kubeflow/spark-operator/v2 ;;
+	*) die "unknown component $1" ;;
+	esac
+	awk -v m="$module" '{ for (i = 1; i < NF; i++) if ($i == m && $(i + 1) ~ /^v/) { print $(i + 1); exit } }' \
+		"$TWIN_DIR/go/$1/go.mod"
+}
+
+component_dir() {
+	if [[ $1 == pyspark ]]; then
+		echo "$TWIN_CACHE/pyspark-$PYSPARK_VERSION"
+	else
+		echo "$TWIN_CACHE/$1-$(component_version "$1")"
+	fi
+}
+
+# Cold build times measured on the 2-core machine, shown before a long step.
+cold_minutes() {
+	case $1 in
+	kubernetes) echo 20 ;;
+	*) echo 3 ;;
+	esac
+}
+
+# --- the running twin ----------------------------------------------------------------------
+REPO_DIR="$(cd "$TWIN_DIR/.." && pwd)"
+STATE="$REPO_DIR/.twin"
+KUBECONFIG_ADMIN="$STATE/kubeconfig"
+# Fixed ports on 127.0.0.1, away from the usual defaults so a twin can run beside a real
+# cluster's tools; TWIN_PORT_BASE moves them all.
+base=${TWIN_PORT_BASE:-16400}
+PORT_ETCD=$((base + 1))
+PORT_ETCD_PEER=$((base + 2))
+PORT_APISERVER=$((base + 3))
+PORT_CONTROLLER_MANAGER=$((base + 4))
+PORT_SCHEDULER=$((base + 5))
+PORT_KWOK=$((base + 6))
+PORT_WEBHOOK=$((base + 7))
+PORT_WEBHOOK_METRICS=$((base + 8))
+PORT_WEBHOOK_HEALTH=$((base + 9))
+PORT_CONTROLLER_METRICS=$((base + 10))
+PORT_CONTROLLER_HEALTH=$((base + 11))
+unset base
+
+# start NAME COMMAND...: runs COMMAND in a session of its own (so twin/down.sh can end it with
+# every child it spawned, e.g. spark-submit's JVMs), logging to .twin/logs/NAME.log.
+start() {
+	local name=$1
+	shift
+	setsid "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null &
+	echo $! >"$STATE/pids/$name"
+	echo "$name" >>"$STATE/pids/order"
+}
+
+all_alive() {
+	local name
+	[[ -f $STATE/pids/order ]] || return 1
+	while read -r name; do
+		kill -0 "$(cat "$STATE/pids/$name")" 2>/dev/null || return 1
+	done <"$STATE/pids/order"
+}
+
+api_ready_with() {
+	"$(component_dir kubernetes)/bin/kubectl" --kubeconfig "$1" get --raw /readyz >/dev/null 2>&1
+}
+api_ready() { api_ready_with "$KUBECONFIG_ADMIN"; }
+
+# wait_for WHAT SECONDS COMMAND...: polls COMMAND every half second; fails with the logs' tails.
+wait_for() {
+	local what=$1 timeout=$2 deadline
+	shift 2
+	deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		if ((SECONDS >= deadline)); then
+			log "timed out after ${timeout}s waiting for $what; last log lines:"
+			tail -n 5 "$STATE"/logs/*.log >&2 || true
+			exit 1
+		fi
+		sleep 0.5
+	done
+}
+
+ca_bundle_patched() {
+	local kubectl kind name
+	kubectl=("$(component_dir kubernetes)/bin/kubectl" --kubeconfig "$KUBECONFIG_ADMIN")
+	for kind in mutatingwebhookconfiguration validatingwebhookconfiguration; do
+		name=$(jq -r '.webhook.configuration' "$STATE/operator.json")
+		[[ -n $("${kubectl[@]}" get "$kind" "$name" -o jsonpath='{.webhooks[0].clientConfig.caBundle}') ]] ||
+			return 1
+	done
+}

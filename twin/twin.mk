@@ -1,0 +1,30 @@
+# The local twin of the cluster (docs/twin.md). Included by the Makefile; uses its $(UV)/$(RUN).
+TWIN_STACKS ?= dev prod
+TWIN_ENV = UV="$(UV)" RUN="$(RUN)"
+
+twin-build: sync ## build (or reuse from the cache) every binary the twin runs
+	@$(TWIN_ENV) bash twin/build.sh
+
+twin-up: twin-build ## start the twin for STACK; admin kubeconfig in .twin/kubeconfig
+	@$(TWIN_ENV) bash twin/up.sh $(STACK)
+
+twin-down: ## stop every process of the twin
+	@bash twin/down.sh
+
+# Per stack: a fresh twin whose operator runs as that stack's release configures it, the
+# scenarios, then down (also when a scenario fails). What was proven: .twin-report/.
+e2e: twin-build
+	@rm -rf .twin-report; trap 'bash twin/down.sh' EXIT; trap 'exit 1' INT TERM; \
+	for stack in $(TWIN_STACKS); do \
+		bash twin/down.sh --quiet; \
+		$(TWIN_ENV) bash twin/up.sh $$stack && \
+		$(RUN) pytest -n0 -m e2e tests/e2e || exit 1; \
+		bash twin/down.sh; \
+	done; \
+	$(RUN) python -m tests.e2e.report .twin-report
+
+# WORKERS=n runs the operator with controller.workers n instead of the release's value.
+bench-twin: twin-build ## time to RUNNING and submissions per minute for 1, 10 and 50 streams
+	@trap 'bash twin/down.sh' EXIT; trap 'exit 1' INT TERM; bash twin/down.sh --quiet; \
+	TWIN_CONTROLLER_WORKERS=$(WORKERS) $(TWIN_ENV) bash twin/up.sh $(STACK) && \
+	$(RUN) python -m twin.bench
