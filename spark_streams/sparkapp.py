@@ -125,13 +125,27 @@ def _env(stream: EffectiveStream) -> list[crd.IoK8sApiCoreV1EnvVar] | None:
     return env or None
 
 
+def _per_role(stream: EffectiveStream) -> bool:
+    return bool(stream.driver.node_selector or stream.executor.node_selector)
+
+
+def _spec_node_selector(stream: EffectiveStream) -> dict[str, str] | None:
+    return None if _per_role(stream) else stream.node_selector or None
+
+
+def _role_node_selector(stream: EffectiveStream, pod: PodSettings) -> dict[str, str] | None:
+    return {**stream.node_selector, **pod.node_selector} if _per_role(stream) else None
+
+
 def _pod_fields(
     stream: EffectiveStream, pod: PodSettings, service_account: str, annotations: dict[str, str]
 ) -> dict[str, Any]:
     """Fields the driver and executor specs share; placement is each role's own.
 
-    The shared node selector is the spec-level one; the operator's webhook lays the role's
-    selector over it and appends the role's tolerations, affinity and priority class.
+    The operator's validating webhook (2.5) refuses a node selector at both the spec and a
+    role's level: when a role has its own, each role carries the shared one laid under its own
+    (:func:`_spec_node_selector`). The webhook appends the role's tolerations, affinity and
+    priority class.
     """
     tolerations = [
         *stream.tolerations,
@@ -152,7 +166,7 @@ def _pod_fields(
         "security_context": _security_context(),
         "pod_security_context": _pod_security_context(),
         "termination_grace_period_seconds": stream.termination_grace_period_seconds,
-        "node_selector": pod.node_selector or None,
+        "node_selector": _role_node_selector(stream, pod),
         "tolerations": [
             crd.IoK8sApiCoreV1Toleration(**t.model_dump(exclude_none=True)) for t in tolerations
         ]
@@ -303,7 +317,7 @@ def spec(stream: EffectiveStream, monitoring: MonitoringConfig, role_arn: Any) -
         arguments=list(stream.arguments) or None,
         spark_conf=spark_conf(stream),
         hadoop_conf=hadoop_conf(stream),
-        node_selector=stream.node_selector or None,
+        node_selector=_spec_node_selector(stream),
         deps=_deps(stream.deps),
         suspend=stream.suspend,
         restart_policy=crd.SparkV1beta2RestartPolicy(

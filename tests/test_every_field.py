@@ -154,9 +154,14 @@ def test_every_field_lands_where_it_should_in_prod(capsys: pytest.CaptureFixture
         "onSubmissionFailureRetryInterval": 60,
     }
     # placement: shared on the spec, each role's own on its pod
-    assert spec["nodeSelector"] == {"workload": "spark"}
-    assert driver["nodeSelector"] == {"karpenter.sh/capacity-type": "on-demand"}
-    assert executor["nodeSelector"] == {"karpenter.sh/capacity-type": "spot"}
+    # roles with selectors of their own carry the shared one too: the operator's webhook
+    # refuses a selector at both levels
+    assert "nodeSelector" not in spec
+    assert driver["nodeSelector"] == {
+        "workload": "spark",
+        "karpenter.sh/capacity-type": "on-demand",
+    }
+    assert executor["nodeSelector"] == {"workload": "spark", "karpenter.sh/capacity-type": "spot"}
     shared = {"key": "dedicated", "operator": "Equal", "value": "spark", "effect": "NoSchedule"}
     assert driver["tolerations"] == [
         shared,
@@ -245,7 +250,9 @@ def test_the_dev_override_of_every_field_applies_in_dev_only(
     assert spec["image"].endswith("/every:dev")
     assert spec["mainApplicationFile"] == "local:///opt/spark/jars/every-dev.jar"
     assert spec["hadoopConf"]["fs.s3a.aws.credentials.provider"].startswith("com.amazonaws")
-    assert spec["nodeSelector"] == {"workload": "spark-dev"}
+    assert "nodeSelector" not in spec
+    assert spec["driver"]["nodeSelector"]["workload"] == "spark-dev"
+    assert spec["executor"]["nodeSelector"]["workload"] == "spark-dev"
     assert spec["restartPolicy"]["type"] == "Always"
     assert spec["sparkConf"]["spark.sql.shuffle.partitions"] == "4"
     driver, executor = spec["driver"], spec["executor"]

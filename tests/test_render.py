@@ -88,3 +88,16 @@ def test_the_schema_check_catches_the_old_string_restart_policy(
     app["spec"]["restartPolicy"] = "Always"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(app, SCHEMA)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_node_selector_is_never_at_both_levels(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The operator's validating webhook (2.5) refuses the application otherwise.
+    assert main(["render", "--stack", stack]) == 0
+    for app in yaml.safe_load_all(capsys.readouterr().out):
+        if app and app["kind"] == "SparkApplication":
+            spec = app["spec"]
+            at_role = [r for r in ("driver", "executor") if spec[r].get("nodeSelector")]
+            assert not (spec.get("nodeSelector") and at_role), app["metadata"]["name"]

@@ -161,13 +161,12 @@ def can_i(twin: Twin, account: str, verb: str, resource: str) -> bool:
     return result.stdout.strip() == "yes"
 
 
-def test_only_each_streams_driver_account_may_manage_its_executors(
-    twin: Twin, rendered: list[Obj]
-) -> None:
+def test_only_the_streams_driver_accounts_may_manage_pods(twin: Twin, rendered: list[Obj]) -> None:
     verbs = ("create", "list", "delete")
     resources = ("pods", "services", "configmaps")
     drivers = sorted({a["spec"]["driver"]["serviceAccount"] for a in apps(rendered)})
-    others = ["default", "spark-history-server"]
+    executors = sorted({a["spec"]["executor"]["serviceAccount"] for a in apps(rendered)})
+    others = ["default", "spark-history-server", *executors]
     answers = {
         account: {f"{v} {r}": can_i(twin, account, v, r) for v in verbs for r in resources}
         for account in drivers + others
@@ -217,10 +216,14 @@ def test_suspend_stops_the_driver_and_keeps_the_rest_then_resume_runs_again(
     twin.deploy(current.objects, suspended)
     twin.wait_state(name, "SUSPENDED")
     poll("driver gone", 30, lambda: twin.driver(name) is None)
-    account = twin.get("serviceaccount", name, "-n", twin.namespace)
-    binding = twin.get("rolebinding", name, "-n", twin.namespace)
-    role = twin.get("role", "spark-driver", "-n", twin.namespace)
-    assert account and binding and role
+    (app,) = [a for a in apps(suspended) if a["metadata"]["name"] == name]
+    driver = app["spec"]["driver"]["serviceAccount"]
+    executor = app["spec"]["executor"]["serviceAccount"]
+    assert twin.get("serviceaccount", driver, "-n", twin.namespace)
+    assert twin.get("serviceaccount", executor, "-n", twin.namespace)
+    assert twin.get("role", "spark-driver", "-n", twin.namespace)
+    binding = twin.get("rolebinding", "spark-driver", "-n", twin.namespace)
+    assert driver in {s["name"] for s in binding["subjects"]}
     suspended_after = time.monotonic() - started
     twin.deploy(suspended, current.objects)
     twin.wait_state(name, RUNNING)
