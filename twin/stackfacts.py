@@ -5,8 +5,8 @@
 ``namespace STACK``: the streaming Namespace exactly as ``spark-streams render`` prints it; the
 program creates it before the operator's release (whose chart puts RBAC in it), so the twin
 applies it first too.
-``nodes STACK...``: kwok Node manifests (JSON list) carrying every node selector label and a
-taint for every toleration the given stacks' streams use, so their drivers can be scheduled
+``nodes STACK...``: kwok Node manifests (JSON list), a pool per placement the given stacks'
+streams ask for (driver and executor each), labelled and tainted so that pods can be scheduled
 only where the stacks say.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-NODES = 3
+NODES = 2  # per pool
 
 
 def _run(*args: str) -> str:
@@ -60,35 +60,49 @@ def release(stack: str) -> dict[str, Any]:
 
 
 def nodes(stacks: list[str]) -> list[dict[str, Any]]:
-    labels: dict[str, str] = {}
-    taints: dict[tuple[str, str, str], dict[str, str]] = {}
+    """A pool of nodes per placement the streams ask for: each role's node selector over the
+    shared one, and a taint for each toleration that role has (a pod must tolerate them all)."""
+    pools: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {}
     for stack in stacks:
         for stream in _cli("list", "--stack", stack, "--json")["streams"]:
-            labels.update(stream["node_selector"])
-            for toleration in stream["tolerations"]:
-                # Only Equal tolerations name a value a taint can carry; Exists tolerates any.
-                taint = {
-                    "key": toleration["key"],
-                    "value": toleration.get("value") or "",
-                    "effect": toleration.get("effect") or "NoSchedule",
-                }
-                taints[(taint["key"], taint["value"], taint["effect"])] = taint
+            for role in ("driver", "executor"):
+                settings = stream[role]
+                labels = {**stream["node_selector"], **settings.get("node_selector", {})}
+                taints = [
+                    _taint(t) for t in [*stream["tolerations"], *settings.get("tolerations", [])]
+                ]
+                key = json.dumps([labels, taints], sort_keys=True)
+                pools.setdefault(key, (labels, taints))
     return [
         {
             "apiVersion": "v1",
             "kind": "Node",
             "metadata": {
-                "name": f"kwok-spark-{i}",
+                "name": f"kwok-spark-{p}-{i}",
                 # The annotation kwok is started to manage; the label is for humans.
                 "annotations": {"kwok.x-k8s.io/node": "fake"},
-                "labels": {**labels, "type": "kwok", "kubernetes.io/hostname": f"kwok-spark-{i}"},
+                "labels": {
+                    **labels,
+                    "type": "kwok",
+                    "kubernetes.io/hostname": f"kwok-spark-{p}-{i}",
+                },
             },
-            "spec": {"taints": list(taints.values())},
+            "spec": {"taints": taints},
             # Capacity for many streams: the twin tests scheduling rules, not bin packing.
             "status": {"capacity": {"cpu": "256", "memory": "1Ti", "pods": "1000"}},
         }
+        for p, (labels, taints) in enumerate(pools.values())
         for i in range(NODES)
     ]
+
+
+def _taint(toleration: dict[str, Any]) -> dict[str, str]:
+    # Only Equal tolerations name a value a taint can carry; Exists tolerates any.
+    return {
+        "key": toleration["key"],
+        "value": toleration.get("value") or "",
+        "effect": toleration.get("effect") or "NoSchedule",
+    }
 
 
 def main(argv: list[str]) -> None:
