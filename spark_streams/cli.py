@@ -294,11 +294,11 @@ def _new(project_dir: Path, args: argparse.Namespace) -> str:
     }
     if args.name in taken:
         raise UsageError(f"stream '{args.name}' exists already, in {taken[args.name]}")
+    # Each stack file read once: for the owner it may require, then to plan the new file.
+    sources = {stack: stackfile.read(project_dir, stack) for stack in known_stacks(project_dir)}
     if not args.owner:
         requiring = [
-            stack
-            for stack in known_stacks(project_dir)
-            if stackfile.read(project_dir, stack).values.get("requireOwner") is True
+            s for s, source in sources.items() if source.values.get("requireOwner") is True
         ]
         if requiring:
             raise UsageError(
@@ -316,21 +316,21 @@ def _new(project_dir: Path, args: argparse.Namespace) -> str:
         ) from None
     # Planned as written in every stack, or not left behind.
     label = display_path(path)
-    for stack in known_stacks(project_dir):
+    for source in sources.values():
         try:
-            inputs.load(project_dir, stackfile.read(project_dir, stack), args.streams_dir)
+            inputs.load(project_dir, source, args.streams_dir)
         except InvalidInputError as error:
             mine = [p for p in error.problems if p.file == label]
             if mine:
                 path.unlink()
                 raise InvalidInputError(mine) from None
-    stacks = known_stacks(project_dir)
+    first = next(iter(sources))
     return (
         f"wrote {label}\n"
         "next:\n"
         "  1. say what it does in its first line, and set what differs from the stack\n"
-        f"  2. spark-streams list --stack {stacks[0]}    its effective settings\n"
-        f"  3. spark-streams plan --stack {stacks[0]}    every resource it adds\n"
+        f"  2. spark-streams list --stack {first}    its effective settings\n"
+        f"  3. spark-streams plan --stack {first}    every resource it adds\n"
         "  4. commit it on a branch: the merge request shows each stack's preview\n"
     )
 
