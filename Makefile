@@ -7,7 +7,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(UV_LOCAL))
 STACK ?= dev
 RUN = $(UV) run --frozen --no-sync
 
-.PHONY: sync plan render test lint types unit bench clean twin-build twin-up twin-down e2e bench-twin
+.PHONY: sync plan render test lint types unit reference bench clean twin-build twin-up twin-down e2e bench-twin
 
 $(UV_LOCAL):
 	@echo "uv not on PATH: installing uv $(UV_VERSION) into .tools/ (once)"
@@ -37,6 +37,9 @@ unit: sync
 	@$(RUN) pytest
 
 test: lint types unit ## everything CI runs
+
+reference: sync ## regenerate Pulumi.yaml's config block and the settings tables of docs/streams.md
+	$(RUN) python -m spark_streams.reference
 
 bench: sync ## scale benchmark; figures in benchmarks/out/
 	$(RUN) python benchmarks/plan_scale.py

@@ -20,10 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from spark_streams.model import PodSettings
 from spark_streams.pricing import HOURS_PER_MONTH, PricingConfig, capacity_type
-from spark_streams.problems import InvalidInputError, Problem
 from spark_streams.resolve import EffectiveStream
+from spark_streams.settings import PodSettings
 
 MIB_PER_GIB = 1024
 
@@ -332,18 +331,9 @@ def total_cost(costs: Iterable[Cost], currency: str) -> Cost:
 
 
 def stream_costs(streams: Iterable[EffectiveStream], pricing: PricingConfig) -> dict[str, Cost]:
-    """Each stream's cost by identity, or :class:`InvalidInputError` naming every stream whose
-    ``spark_conf`` Spark would refuse (the cluster would not run it either)."""
-    costs: dict[str, Cost] = {}
-    problems: list[Problem] = []
-    for stream in streams:
-        try:
-            costs[stream.identity] = stream_cost(stream, pricing)
-        except ValueError as error:
-            problems.append(Problem(stream.file, stream.name, "spark_conf", str(error)))
-    if problems:
-        raise InvalidInputError(problems)
-    return costs
+    """Each stream's cost by identity. The streams passed the verdict, which sizes every one
+    (:mod:`spark_streams.checks`): a conf Spark would refuse never gets here."""
+    return {stream.identity: stream_cost(stream, pricing) for stream in streams}
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def evaluate_here(project_dir: Path, stack: str, streams_dir: Path | None) -> Si
     document = json.loads(
         json.dumps(
             {
-                "streams": [s.model_dump(mode="json") for s in loaded.streams],
+                "streams": [s.to_json() for s in loaded.streams],
                 "resources": planned.to_json()["resources"],
             }
         )
@@ -555,7 +555,7 @@ def _side_costs(side: Side, pricing: PricingConfig) -> dict[str, Cost] | str:
     costs: dict[str, Cost] = {}
     for identity, fields in side.streams.items():
         try:
-            costs[identity] = stream_cost(EffectiveStream.model_validate(fields), pricing)
+            costs[identity] = stream_cost(EffectiveStream.from_json(fields), pricing)
         except ValidationError:
             return (
                 f"stream '{fields.get('name')}' of the base is in a shape this version of "
