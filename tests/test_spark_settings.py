@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 import re
 import textwrap
+import zipfile
 from importlib import resources
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -539,11 +543,8 @@ def test_a_table_says_what_it_was_made_from_and_is_as_the_generator_writes_it(mi
     assert minor_of(table.spark_version) == minor
     # every artifact the generator reads today, each at the table's exact version
     read = {a.coordinates.split(":")[1].rsplit("_", 1)[0] for a in table.artifacts}
-    wanted = {
-        a.name
-        for a in generate.ARTIFACTS
-        if minor_of(table.spark_version) and a.since <= tuple(map(int, minor.split(".")))
-    }
+    version = tuple(map(int, minor.split(".")))
+    wanted = {a.name for a in generate.ARTIFACTS if a.since <= version}
     assert read | set(table.missing_artifacts) == wanted
     assert all(a.coordinates.endswith(f":{table.spark_version}:sources") for a in table.artifacts)
     # made by the generator, not edited by hand
@@ -733,3 +734,82 @@ def test_the_generator_writes_one_setting_a_line_sorted() -> None:
     rows = [line for line in lines if line.startswith('    "spark.')]
     assert len(rows) == len(table.settings)
     assert rows == sorted(rows)
+
+
+def _repository(root: Path, version: str, skip: str) -> dict[str, str]:
+    """A Maven repository on disk holding a tiny sources jar of each artifact but ``skip``;
+    the SHA-256 of each, by artifact."""
+    contents = {
+        "spark-core": {
+            "org/apache/spark/internal/config/ConfigBuilder.scala": CONFIG_BUILDER,
+            "org/apache/spark/util/Utils.scala": 'str.split(",").map(_.trim()).filter(_.nonEmpty)',
+            CONFIG: """
+                package object config {
+                  val MEMORY = ConfigBuilder(SparkLauncher.EXECUTOR_MEMORY)
+                    .bytesConf(ByteUnit.MiB).createWithDefaultString("512m")
+                  val COUNT = ConfigBuilder("spark.count").intConf.checkValue(_ > 0, "positive")
+                    .createWithDefaultString("0")
+                }
+            """,
+        },
+        "spark-launcher": {
+            "org/apache/spark/launcher/SparkLauncher.java": "class SparkLauncher { public static "
+            'final String EXECUTOR_MEMORY = "spark.executor.memory"; }',
+        },
+        "spark-common-utils": {
+            "org/apache/spark/network/util/JavaUtils.java": _converter_sources("")[1].text,
+        },
+    }
+    sums = {}
+    for artifact in generate.ARTIFACTS:
+        if artifact.name == skip or artifact.since > (3, 5):
+            continue
+        # one artifact only in its Scala 2.13 build: the generator takes it from there
+        name = f"{artifact.name}_{'2.13' if artifact.name == 'spark-hive' else '2.12'}"
+        folder = root / "org/apache/spark" / name / version
+        folder.mkdir(parents=True)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as jar:
+            for path, text in contents.get(artifact.name, {"README": ""}).items():
+                jar.writestr(path, textwrap.dedent(text))
+        body = buffer.getvalue()
+        (folder / f"{name}-{version}-sources.jar").write_bytes(body)
+        (folder / f"{name}-{version}-sources.jar.sha1").write_text(hashlib.sha1(body).hexdigest())
+        sums[artifact.name] = hashlib.sha256(body).hexdigest()
+    return sums
+
+
+def test_the_generator_makes_a_table_from_a_repository(tmp_path: Path) -> None:
+    sums = _repository(tmp_path / "m2", "3.5.1", skip="spark-kubernetes")
+    repository = (tmp_path / "m2").as_uri()
+    with pytest.raises(generate.GenerateError, match="no sources jar of spark-kubernetes"):
+        generate.generate("3.5.1", repository, output=tmp_path / "3.5.json")
+    path = generate.generate(
+        "3.5.1", repository, allow_missing=["spark-kubernetes"], output=tmp_path / "3.5.json"
+    )
+    table = SettingsTable.model_validate_json(path.read_text())
+    assert (table.spark_version, table.scala, table.missing_artifacts) == (
+        "3.5.1",
+        "2.12",
+        ("spark-kubernetes",),
+    )
+    assert {a.coordinates.split(":")[1]: a.sha256 for a in table.artifacts} == {
+        f"{name}_{'2.13' if name == 'spark-hive' else '2.12'}": sha for name, sha in sums.items()
+    }
+    assert table.settings == {
+        "spark.count": Setting(type="int", bounds=((((">", 0),),),)),  # its default "0" is refused
+        "spark.executor.memory": Setting(type="bytes", unit="MiB", default="512m"),
+    }
+
+
+def test_the_generator_refuses_a_download_that_does_not_match_its_checksum(tmp_path: Path) -> None:
+    _repository(tmp_path, "3.5.1", skip="")
+    sha1 = next(tmp_path.rglob("spark-core_2.12-3.5.1-sources.jar.sha1"))
+    sha1.write_text("0" * 40)
+    with pytest.raises(generate.GenerateError, match=r"does not match its published \.sha1"):
+        generate.generate("3.5.1", tmp_path.as_uri(), output=tmp_path / "out.json")
+
+
+def test_the_command_wants_an_exact_release(capsys: pytest.CaptureFixture[str]) -> None:
+    assert generate.main(["3.5"]) == 1
+    assert capsys.readouterr().err == "error: '3.5': give an exact Spark release, e.g. 3.5.9\n"

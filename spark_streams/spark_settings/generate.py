@@ -127,6 +127,8 @@ def _download(url: str) -> bytes | None:
             return None
         raise GenerateError(f"{url}: HTTP {error.code}") from None
     except urllib.error.URLError as error:
+        if isinstance(error.reason, FileNotFoundError):  # a file:// repository, e.g. ~/.m2
+            return None
         raise GenerateError(f"{url}: {error.reason}") from None
 
 
@@ -302,7 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("version", help="an exact Spark release, e.g. 3.5.9")
     parser.add_argument(
-        "--repository", default=CENTRAL, help=f"a Maven repository (default {CENTRAL})"
+        "--repository",
+        default=CENTRAL,
+        help=f"a Maven repository: a mirror, or file://$HOME/.m2/repository (default {CENTRAL})",
     )
     parser.add_argument(
         "--allow-missing",
