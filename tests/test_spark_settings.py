@@ -17,8 +17,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from spark_streams.spark_settings import generate, values
+from spark_streams.spark_settings.chains import read_settings
 from spark_streams.spark_settings.check import check_setting, example_value, refusal
-from spark_streams.spark_settings.scala import SourceFile, read_settings
 from spark_streams.spark_settings.table import (
     FORMAT,
     ByteUnitName,
@@ -30,6 +30,7 @@ from spark_streams.spark_settings.table import (
     no_table_message,
     table_minors,
 )
+from spark_streams.spark_settings.tokens import SourceFile
 from tests.conftest import effective_streams
 
 # --- the reader, on snippets written the way Spark writes its definitions ------------------------

@@ -5,7 +5,7 @@
 
 Downloads the ``-sources.jar`` of each artifact below from Maven Central (``--repository`` for
 a mirror), checks each against the ``.sha1`` published beside it, reads every setting
-definition in them (:mod:`spark_streams.spark_settings.scala`) and writes
+definition in them (:mod:`spark_streams.spark_settings.chains`) and writes
 ``spark_streams/spark_settings/<minor>.json``: the exact version, each jar's coordinates and
 SHA-256, the unit suffixes of that release's ``JavaUtils`` and every setting with its type. It
 refuses to write a table when that release converts values differently from what
@@ -35,8 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from spark_streams.spark_settings.chains import Read, read_settings
 from spark_streams.spark_settings.check import refusal
-from spark_streams.spark_settings.scala import Read, SourceFile, read_settings
 from spark_streams.spark_settings.table import (
     FORMAT,
     Artifact,
@@ -45,6 +45,7 @@ from spark_streams.spark_settings.table import (
     TimeUnitName,
     minor_of,
 )
+from spark_streams.spark_settings.tokens import SourceFile
 from spark_streams.spark_settings.values import ScalaVersion
 
 CENTRAL = "https://repo1.maven.org/maven2"

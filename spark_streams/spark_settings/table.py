@@ -11,9 +11,9 @@ import re
 from importlib import resources
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
-from spark_streams.spark_settings.values import ScalaVersion
+from spark_streams.spark_settings.values import BYTE_UNITS, TIME_UNITS, ScalaVersion
 
 # Bumped whenever what the generator writes changes meaning; the tests hold every committed
 # table to it, so a table made by an older generator cannot stay in place unnoticed.
@@ -89,6 +89,13 @@ class Setting(BaseModel):
         default=None, description="the current name of a setting read under this old name"
     )
     note: str | None = Field(default=None, description="what Spark checks that is not typed here")
+
+    @model_validator(mode="after")
+    def _unit_of_its_type(self) -> Setting:
+        units = {"bytes": BYTE_UNITS, "time": TIME_UNITS}.get(self.type)
+        if (units is None) != (self.unit is None) or (units and self.unit not in units):
+            raise ValueError(f"a {self.type} setting cannot have the unit {self.unit}")
+        return self
 
 
 class Artifact(BaseModel):
