@@ -7,7 +7,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(UV_LOCAL))
 STACK ?= dev
 RUN = $(UV) run --frozen --no-sync
 
-.PHONY: sync plan render test lint types unit reference bench clean twin-build twin-up twin-down e2e bench-twin
+.PHONY: sync plan render test lint types unit reference bench spark-settings clean twin-build twin-up twin-down e2e bench-twin
 
 $(UV_LOCAL):
 	@echo "uv not on PATH: installing uv $(UV_VERSION) into .tools/ (once)"
@@ -43,6 +43,10 @@ reference: sync ## regenerate Pulumi.yaml's config block and the settings tables
 
 bench: sync ## scale benchmark; figures in benchmarks/out/
 	$(RUN) python benchmarks/plan_scale.py
+
+spark-settings: sync ## the table of a Spark release's setting types, from its sources on Maven Central
+	@test -n "$(SPARK)" || { echo "usage: make spark-settings SPARK=3.5.9 [SPARK_SETTINGS_FLAGS='--allow-missing spark-kubernetes']"; exit 2; }
+	$(RUN) python -m spark_streams.spark_settings.generate $(SPARK) $(SPARK_SETTINGS_FLAGS)
 
 include twin/twin.mk
 
