@@ -28,6 +28,7 @@ from spark_streams.settings import (
     PodSettings,
     is_set,
 )
+from spark_streams.spark_settings import SettingsTable, Tables, check_setting, no_table_message
 from spark_streams.types import memory_mib, split_s3_uri
 
 APP_FILE_SCHEMES = ("local://", "s3a://", "https://")
@@ -57,25 +58,29 @@ def verdict(
     clashes stays out of the sink-overlap check (the clash is the cause, reported once).
     """
     stacks = set(known_stacks)
-    problems = list(_check_stack(config, stack_file))
+    tables = Tables()
+    problems = list(_check_stack(config, stack_file, tables))
     for item in files:
         problems.extend(_check_stream(item, stacks))
         problems.extend(_check_in_stack(item, config))
-        problems.extend(_check_conf_layers(item, config, stack))
+        problems.extend(_check_conf_layers(item, config, stack, tables))
     clashes = list(check_names(files))
     problems.extend(clashes)
     clashing = {p.file for p in clashes}
     problems.extend(_check_sinks([s for s in streams if s.file not in clashing]))
     for stream in streams:
-        problems.extend(_check_effective(stream, config))
+        problems.extend(_check_effective(stream, tables.for_version(stream.spark_version)))
     return problems
 
 
 # --- the stack config as a whole -------------------------------------------------------------
 
 
-def _check_stack(config: StackConfig, file: str) -> Iterable[Problem]:
+def _check_stack(config: StackConfig, file: str, tables: Tables) -> Iterable[Problem]:
     spark = config.spark
+    table = tables.for_version(spark.spark_version)
+    if table is None:
+        yield Problem(file, None, "spark.sparkVersion", no_table_message(spark.spark_version))
     if history_server_reads_one_directory(config):
         yield Problem(
             file,
@@ -87,7 +92,7 @@ def _check_stack(config: StackConfig, file: str) -> Iterable[Problem]:
             "historyServer: false",
         )
     for key, value in spark.spark_conf.items():
-        message = _conf_problem(key, value, spark.spark_version, config)
+        message = _conf_problem(key, value, table, config)
         if message:
             yield Problem(file, None, f"spark.sparkConf.{key}", message)
 
@@ -268,7 +273,9 @@ def _check_sinks(streams: Sequence[EffectiveStream]) -> Iterable[Problem]:
 # --- each stream's effective settings ---------------------------------------------------------
 
 
-def _check_conf_layers(item: StreamFile, config: StackConfig, stack: str) -> Iterable[Problem]:
+def _check_conf_layers(
+    item: StreamFile, config: StackConfig, stack: str, tables: Tables
+) -> Iterable[Problem]:
     """``spark_conf`` keys as the stream file writes them (the stack's are checked once, with
     the stack): against the Spark the stream runs in ``stack``."""
     stream = item.stream
@@ -281,6 +288,11 @@ def _check_conf_layers(item: StreamFile, config: StackConfig, stack: str) -> Ite
         ),
         config.spark.spark_version,
     )
+    table = tables.for_version(version)
+    if table is None and version != config.spark.spark_version:
+        yield Problem(
+            item.label, stream.name, "spark_version", f"{no_table_message(version)} (stack {stack})"
+        )
     layers: list[tuple[str, object]] = [("spark_conf", stream.spark_conf)]
     if override is not None:
         layers.append((f"stacks.{stack}.spark_conf", override.spark_conf))
@@ -288,12 +300,14 @@ def _check_conf_layers(item: StreamFile, config: StackConfig, stack: str) -> Ite
         if not isinstance(conf, Mapping):
             continue
         for key, value in conf.items():
-            message = _conf_problem(key, value, version, config)
+            message = _conf_problem(key, value, table, config)
             if message:
                 yield Problem(item.label, stream.name, f"{field}.{key}", message)
 
 
-def _conf_problem(key: str, value: str, version: str, config: StackConfig) -> str | None:
+def _conf_problem(
+    key: str, value: str, table: SettingsTable | None, config: StackConfig
+) -> str | None:
     """What is wrong with one ``spark_conf`` entry: a key the program owns, a secret in plain
     text, or a value Spark's own definition of the key refuses."""
     buckets = [config.buckets.name(p) for p in ("lake", "checkpoints", "event-logs")]
@@ -306,10 +320,11 @@ def _conf_problem(key: str, value: str, version: str, config: StackConfig) -> st
             "the cluster. Fix: pulumi config set --secret --path 'secrets.<key>' <value>, then "
             "secrets={'ENV_VAR': '<key>'} in the stream"
         )
-    return None
+    # Without a table the version itself is refused, once.
+    return check_setting(table, key, value) if table is not None else None
 
 
-def _check_effective(stream: EffectiveStream, config: StackConfig) -> Iterable[Problem]:
+def _check_effective(stream: EffectiveStream, table: SettingsTable | None) -> Iterable[Problem]:
     def problem(field: str, message: str) -> Problem:
         return Problem(stream.file, stream.name, field, f"{message} (stack {stream.stack})")
 
@@ -357,11 +372,15 @@ def _check_effective(stream: EffectiveStream, config: StackConfig) -> Iterable[P
         if message:
             yield problem(f"env.{name}", message)
     yield from (problem(field, message) for field, message in _deps_problems(stream))
-    try:
-        capacity.capacity(stream)
-    except ValueError as error:
-        # How Spark sizes the pods from the conf: what it refuses there, it refuses to run.
-        yield problem("spark_conf", str(error))
+    typed = table is not None and not any(
+        check_setting(table, key, value) for key, value in stream.spark_conf.items()
+    )
+    if table is not None and typed:
+        # How Spark sizes the pods from the typed conf: what it refuses there, it will not run.
+        try:
+            capacity.capacity(stream, table)
+        except ValueError as error:
+            yield problem("spark_conf", str(error))
 
 
 def unschedulable(selector: dict[str, str], pod: PodSettings) -> str | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pytest
+from hypothesis import settings
 
 from spark_streams import checks, inputs, stackfile
 from spark_streams.config import StackConfig, parse_stack_config
@@ -17,6 +18,10 @@ from spark_streams.problems import Problem
 from spark_streams.resolve import EffectiveStream
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+# Properties, not timings: a loaded CI machine must not fail an example for being slow.
+settings.register_profile("spark-streams", deadline=None)
+settings.load_profile("spark-streams")
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ from spark_streams.spark_settings.check import check_setting
 from spark_streams.spark_settings.table import (
     Setting,
     SettingsTable,
+    Tables,
     load_table,
     minor_of,
     no_table_message,
@@ -22,6 +23,7 @@ from spark_streams.spark_settings.table import (
 __all__ = [
     "Setting",
     "SettingsTable",
+    "Tables",
     "check_setting",
     "load_table",
     "minor_of",

@@ -155,6 +155,20 @@ def load_table(spark_version: str) -> SettingsTable | None:
     return SettingsTable.model_validate_json(text)
 
 
+class Tables:
+    """The tables one run reads (a plan, a list, a diff): each loaded at most once, and
+    forgotten with the run."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, SettingsTable | None] = {}
+
+    def for_version(self, spark_version: str) -> SettingsTable | None:
+        minor = minor_of(spark_version) or spark_version
+        if minor not in self._loaded:
+            self._loaded[minor] = load_table(spark_version)
+        return self._loaded[minor]
+
+
 def no_table_message(spark_version: str) -> str:
     """The one verdict for a Spark version without a table (every command gives the same)."""
     minor = minor_of(spark_version)
