@@ -1,20 +1,25 @@
 # Two commands do all the set-up on a fresh clone: `make plan` and `make test`.
-# They need Python 3.11, git and make: uv is used from PATH when it is there, otherwise a pinned
-# uv is installed once into .tools/ (inside the project, never into the system interpreter).
+# They need a Python from 3.11 to 3.13, git and make, and nothing from pip: uv is used from PATH
+# when it is there, otherwise bootstrap/get_uv.py (standard library only) installs a pinned uv
+# once into .tools/. The locked dependencies go into .venv/, made with $(PYTHON) (never a
+# downloaded Python): `make test PYTHON=python3.13` to use another.
 UV_VERSION := 0.13.8
 UV_LOCAL := $(CURDIR)/.tools/uv-$(UV_VERSION)/bin/uv
 UV ?= $(or $(shell command -v uv 2>/dev/null),$(UV_LOCAL))
+PYTHON ?= python3
 STACK ?= dev
 RUN = $(UV) run --frozen --no-sync
+BOOTSTRAP = $(if $(filter $(UV_LOCAL),$(UV)),$(UV_LOCAL))
 
 .PHONY: sync plan render test lint types unit bench clean twin-build twin-up twin-down e2e bench-twin
 
 $(UV_LOCAL):
 	@echo "uv not on PATH: installing uv $(UV_VERSION) into .tools/ (once)"
-	@python3 -m venv $(dir $(UV_LOCAL)).. && $(dir $(UV_LOCAL))pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@command -v $(PYTHON) >/dev/null || { echo "no $(PYTHON) found: install Python 3.11 to 3.13 (Debian/Ubuntu: apt-get install python3)" >&2; exit 1; }
+	@$(PYTHON) bootstrap/get_uv.py $(UV_VERSION) $@
 
-sync: $(if $(filter $(UV_LOCAL),$(UV)),$(UV_LOCAL))
-	@$(UV) sync --frozen --compile-bytecode --quiet
+sync: $(BOOTSTRAP)
+	@$(UV) sync --frozen --compile-bytecode --quiet --python $(PYTHON)
 
 plan: sync ## offline plan of a stack (default dev), like `helm template` for the whole program
 	$(RUN) spark-streams plan --stack $(STACK)
