@@ -11,7 +11,7 @@ STACK ?= dev
 RUN = $(UV) run --frozen --no-sync
 BOOTSTRAP = $(if $(filter $(UV_LOCAL),$(UV)),$(UV_LOCAL))
 
-.PHONY: sync plan render test lint types unit bench clean twin-build twin-up twin-down e2e bench-twin
+.PHONY: sync plan render test lint types unit unit-python bench clean twin-build twin-up twin-down e2e bench-twin
 
 $(UV_LOCAL):
 	@echo "uv not on PATH: installing uv $(UV_VERSION) into .tools/ (once)"
@@ -33,13 +33,19 @@ lint: sync
 	@$(RUN) ruff format --check .
 
 types: sync
-	@echo "== mypy --strict (project, then policies/)"
-	@$(RUN) mypy .
+	@echo "== mypy --strict (project and .ci/, then policies/)"
+	@$(RUN) mypy . .ci
 	@cd policies && $(RUN) mypy .
 
 unit: sync
-	@echo "== pytest"
+	@echo "== pytest under $$($(RUN) python -c 'import platform as p; print(p.python_implementation(), p.python_version())') ($(PYTHON), $${UV_PROJECT_ENVIRONMENT:-.venv})"
 	@$(RUN) pytest
+
+# The unit suite under PYTHON in a virtualenv of its own, .venv-<version>, so that another
+# interpreter's run cannot stand in for it: `make unit-python PYTHON=/usr/bin/python3`.
+unit-python: $(BOOTSTRAP)
+	@version=$$($(PYTHON) -c 'import platform; print(platform.python_version())') && \
+		UV_PROJECT_ENVIRONMENT=.venv-$$version $(MAKE) --no-print-directory unit
 
 test: lint types unit ## everything CI runs
 
@@ -49,4 +55,4 @@ bench: sync ## scale benchmark; figures in benchmarks/out/
 include twin/twin.mk
 
 clean:
-	rm -rf .twin .twin-report .venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis benchmarks/out
+	rm -rf .twin .twin-report .venv .venv-* .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis benchmarks/out
