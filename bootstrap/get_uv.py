@@ -22,6 +22,7 @@ try:
     import os
     import platform
     import re
+    import ssl
     import tempfile
     import urllib.parse
     import urllib.request
@@ -142,9 +143,12 @@ class Index:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return response.read(), response.headers.get_content_type(), response.geturl()
         except OSError as error:  # URLError, HTTPError, timeouts, certificates
+            if isinstance(getattr(error, "reason", None), ssl.SSLCertVerificationError):
+                hint = "CA certificates: apt-get install ca-certificates, or SSL_CERT_FILE"
+            else:
+                hint = "behind a proxy: set https_proxy; a mirror: UV_INDEX_URL"
             raise BootstrapError(
-                f"cannot download {url}: {error} (behind a proxy: set https_proxy; a mirror: "
-                "UV_INDEX_URL; or put uv on PATH)"
+                f"cannot download {url}: {error} ({hint}; or put uv on PATH)"
             ) from None
 
     def files(self) -> dict[str, tuple[str, str | None]]:
