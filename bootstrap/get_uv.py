@@ -79,8 +79,11 @@ def _fit(tag: str) -> tuple[int, ...] | None:
     if found[1] == "manylinux":
         return wanted if libc == "glibc" and wanted <= _version(libc_version) else None
     # musl has been 1.2 for years (Alpine 3.13 on); uv's wheels ask for 1.1.
-    musl = not libc and any(Path("/lib").glob("ld-musl-*.so.1"))
-    return wanted if musl and wanted <= (1, 2) else None
+    return wanted if not libc and _has_musl() and wanted <= (1, 2) else None
+
+
+def _has_musl() -> bool:
+    return any(Path("/lib").glob("ld-musl-*.so.1"))
 
 
 def pick(version: str, pins: dict[str, str]) -> str:
