@@ -99,7 +99,9 @@ def pick(version: str, pins: dict[str, str]) -> str:
     if fits:
         return max(fits, key=fits.__getitem__)
     if not any(name.startswith(prefix) for name in pins):
-        raise BootstrapError(f"{PINS} pins no uv {version}: run {sys.argv[0]} --pin {version}")
+        raise BootstrapError(
+            f"{PINS} pins no uv {version}: run python3 bootstrap/get_uv.py --pin {version}"
+        )
     libc = " ".join(platform.libc_ver()).strip() or "no glibc"
     raise BootstrapError(
         f"uv {version} has no wheel for {sys.platform} {platform.machine()} ({libc}): "
