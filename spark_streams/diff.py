@@ -13,11 +13,9 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -165,17 +163,21 @@ class _BaseRun:
 def export_ref(project_dir: Path, ref: str, target: Path) -> str:
     """Write the project as it is at ``ref`` into ``target``; returns the commit id."""
 
-    def git(*args: str) -> bytes:
-        result = subprocess.run(["git", *args], cwd=project_dir, capture_output=True, check=False)
+    def git(*args: str, cwd: Path = project_dir, env: Mapping[str, str] | None = None) -> bytes:
+        result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, check=False)
         if result.returncode != 0:
             raise GitRefError(result.stderr.decode().strip() or f"git {' '.join(args)} failed")
         return result.stdout
 
     commit = git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
-    prefix = git("rev-parse", "--show-prefix").decode().strip()
-    archive = git("archive", "--format=tar", f"{commit}:{prefix}" if prefix else commit)
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(target, filter="data")
+    top, prefix = git("rev-parse", "--show-toplevel", "--show-prefix").decode().split("\n")[:2]
+    # git writes the files, with its own checks on paths and links, the same on every Python
+    # (tarfile's extraction filters arrived in 3.11.4): the project's tree at the ref read into
+    # a throwaway index, checked out under target. Run from the top: the index is the project's.
+    with tempfile.TemporaryDirectory(prefix="spark-streams-index-") as index_dir:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(index_dir) / "index")}
+        git("read-tree", f"{commit}:{prefix}" if prefix else commit, env=env)
+        git("checkout-index", "--all", f"--prefix={target}{os.sep}", cwd=Path(top), env=env)
     return commit
 
 
