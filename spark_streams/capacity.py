@@ -19,6 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+
 from spark_streams.pricing import HOURS_PER_MONTH, PricingConfig, capacity_type
 from spark_streams.resolve import EffectiveStream
 from spark_streams.settings import PodSettings
@@ -237,7 +240,7 @@ def monthly_cost(
 # --- What list and diff show -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@pydantic_dataclass(frozen=True)
 class Cost:
     """The requests of a stream, or of a group of streams, and what they cost a month."""
 
@@ -258,21 +261,12 @@ class Cost:
 
     def to_json(self) -> dict[str, Any]:
         # Unrounded, so that what reads it back (the merge-request note) sums what was summed.
-        return {
-            "cpu": self.cpu,
-            "memory_gib": self.memory_gib,
-            "monthly_cost": self.monthly_cost,
-            "currency": self.currency,
-        }
+        dumped: dict[str, Any] = TypeAdapter(Cost).dump_python(self, mode="json")
+        return dumped
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> Cost:
-        return cls(
-            float(value["cpu"]),
-            float(value["memory_gib"]),
-            float(value["monthly_cost"]),
-            str(value["currency"]),
-        )
+        return TypeAdapter(cls).validate_python(value)
 
 
 def stream_cost(

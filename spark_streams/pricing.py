@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, PlainValidator, model_validator
+from pydantic import BaseModel, Field, PlainSerializer, PlainValidator, model_validator
 
 from spark_streams.settings import STRICT
 
@@ -127,7 +127,12 @@ def parse_warn_above(value: object) -> Percent | MonthlyAmount:
     )
 
 
-WarnAbove = Annotated[Percent | MonthlyAmount, PlainValidator(parse_warn_above)]
+WarnAbove = Annotated[
+    Percent | MonthlyAmount,
+    PlainValidator(parse_warn_above),
+    # As the stack file writes it: '20%' or '500'.
+    PlainSerializer(str, return_type=str),
+]
 
 
 class PricingConfig(BaseModel):
