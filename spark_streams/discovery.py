@@ -49,12 +49,16 @@ def stream_paths(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*.py") if not p.name.startswith("_"))
 
 
-def load_streams(directory: Path) -> tuple[list[StreamFile], list[Problem]]:
+def load_streams(
+    directory: Path, only: Sequence[Path] | None = None
+) -> tuple[list[StreamFile], list[Problem]]:
+    """The stream files of ``directory`` (or ``only`` these of them), each executed once, and
+    every problem found."""
     if not directory.is_dir():
         return [], [
             Problem(str(directory), None, None, "streams directory not found; pass --streams-dir")
         ]
-    paths = stream_paths(directory)
+    paths = stream_paths(directory) if only is None else list(only)
     if not paths:
         # Planned as it is, an empty directory would delete every stream of the stack.
         return [], [

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from spark_streams.inputs import Inputs
 from spark_streams.offline import PlannedResource
 from spark_streams.pricing import PricingConfig
 from spark_streams.problems import InvalidInputError
@@ -73,13 +74,19 @@ def evaluate(project_dir: Path, stack: str, streams_dir: Path | None) -> Evaluat
     :class:`InvalidInputError` when it cannot be planned; no streams and no resources when it
     has no such stack (everything on the other side is then added or removed).
     """
-    from spark_streams import inputs, offline, stackfile
+    from spark_streams import inputs, stackfile
 
     if not stackfile.stack_file(project_dir, stack).is_file():
         return Evaluation(stack=stack)
-    loaded = inputs.load(project_dir, stackfile.read(project_dir, stack), streams_dir)
+    return of_inputs(inputs.load(project_dir, stackfile.read(project_dir, stack), streams_dir))
+
+
+def of_inputs(loaded: Inputs) -> Evaluation:
+    """Inputs that passed the verdict, evaluated: their streams and their offline plan."""
+    from spark_streams import offline
+
     return Evaluation(
-        stack=stack,
+        stack=loaded.stack,
         streams=tuple(StreamRecord.of(s) for s in loaded.streams),
         resources=tuple(offline.plan(loaded).resources),
         pricing=loaded.config.pricing,

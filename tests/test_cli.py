@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import re
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from spark_streams import cli, inputs, stackfile
 from spark_streams.cli import main
 from tests.conftest import PROJECT, StreamWriter
 
@@ -248,36 +244,6 @@ def test_list_shows_each_streams_cost_and_the_stacks_total(
     assert found is not None, out
     each = [float(cost[2].replace(",", "")) for cost in costs.values()]
     assert float(found.group(1).replace(",", "")) == pytest.approx(sum(each), abs=0.01)
-
-
-def test_list_by_owner_sums_the_costs_of_each_owners_streams(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    owners = {"orders-ingest": "checkout", "clickstream-ingest": None}
-
-    def with_owners(project_dir: Path, args: argparse.Namespace) -> inputs.Inputs:
-        loaded = inputs.load(project_dir, stackfile.read(project_dir, args.stack))
-        streams = tuple(dataclasses.replace(s, owner=owners[s.name]) for s in loaded.streams)
-        return replace(loaded, streams=streams)
-
-    monkeypatch.setattr(cli, "_inputs", with_owners)
-    code, out, _ = run(capsys, "list", "--stack", "prod", "--by", "owner", "--json")
-    assert code == 0
-    listed = json.loads(out)
-    groups = {g["owner"]: g for g in listed["by_owner"]}
-    assert set(groups) == {"checkout", "(none)"}
-    assert groups["checkout"]["streams"] == ["orders-ingest"]
-    assert groups["checkout"]["capacity"]["cpu"] == 13
-    assert sum(g["capacity"]["monthly_cost"] for g in groups.values()) == pytest.approx(
-        listed["total"]["monthly_cost"]
-    )
-    code, out, _ = run(capsys, "list", "--stack", "prod", "--by", "owner")
-    assert code == 0
-    owner_rows = out[out.index("OWNER") :].splitlines()
-    assert [row.split()[:3] for row in owner_rows[1:3]] == [
-        ["(none)", "1", "17"],  # clickstream-ingest costs more: first
-        ["checkout", "1", "13"],
-    ]
 
 
 def test_list_by_owner_sums_each_teams_streams(capsys: pytest.CaptureFixture[str]) -> None:

@@ -286,7 +286,8 @@ def test_the_stack_files_own_secrets_are_masked(
     monkeypatch.chdir(project)
     ci_env.write_text(PREVIEW + "echo plain-hunter2 v1:AAABBBcipher eu-west-1\n")
     code, _, err = post("dev")
-    assert code == 0, err
+    # A stack this broken gets its note, masked, and the job fails with the verdict.
+    assert code == 1 and "invalid" in err and "plain-hunter2" not in err
     (note,) = gitlab.mr_notes()
     assert "plain-hunter2" not in note["body"] and "AAABBBcipher" not in note["body"]
     assert "eu-west-1" in note["body"]  # plain config stays readable

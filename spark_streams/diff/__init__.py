@@ -17,7 +17,7 @@ from spark_streams.diff.compare import Side, compare, not_comparable
 from spark_streams.diff.markdown import MARKDOWN_START, cost_table, markdown, money
 from spark_streams.diff.pricing import priced
 from spark_streams.diff.result import DiffResult
-from spark_streams.evaluation import evaluate
+from spark_streams.evaluation import Evaluation, evaluate
 from spark_streams.pricing import PricingConfig
 
 __all__ = [
@@ -31,14 +31,21 @@ __all__ = [
 ]
 
 
-def diff(project_dir: Path, stack: str, base: str, streams_dir: Path | None) -> DiffResult:
-    """The working tree against ``base``; :class:`InvalidInputError` if the working tree is
-    invalid, :class:`GitRefError` if ``base`` cannot be read."""
+def diff(
+    project_dir: Path,
+    stack: str,
+    base: str,
+    streams_dir: Path | None,
+    here: Evaluation | None = None,
+) -> DiffResult:
+    """The working tree (``here``, if the caller evaluated it already) against ``base``;
+    :class:`InvalidInputError` if the working tree is invalid, :class:`GitRefError` if
+    ``base`` cannot be read."""
     with tempfile.TemporaryDirectory(prefix="spark-streams-base-") as tmp:
         commit = export_ref(project_dir, base, Path(tmp))
         base_run = BaseRun(Path(tmp), stack, streams_dir)
         try:
-            here = evaluate(project_dir, stack, streams_dir)
+            here = here or evaluate(project_dir, stack, streams_dir)
         finally:
             there = base_run.result()
     after = Side.of(here)
