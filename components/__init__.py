@@ -14,6 +14,7 @@ SPARK_OPERATOR = f"{PACKAGE}:kubernetes:SparkOperator"
 STREAM = f"{PACKAGE}:streaming:Stream"
 STREAM_MONITORING = f"{PACKAGE}:monitoring:StreamMonitoring"
 HISTORY_SERVER = f"{PACKAGE}:monitoring:HistoryServer"
+PRIORITY_CLASS = f"{PACKAGE}:kubernetes:StreamPriorityClass"
 
 # Provider resource types, as a plan names them.
 SPARK_APPLICATION = "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication"

@@ -16,9 +16,11 @@ from components.history_server import HistoryServer, HistoryServerArgs
 from components.monitoring import StreamMonitoring, StreamMonitoringArgs
 from components.namespace import StreamingNamespace, StreamingNamespaceArgs
 from components.operator import SparkOperator, SparkOperatorArgs
+from components.priority_class import StreamPriorityClass, StreamPriorityClassArgs
 from components.stream import Stream, StreamArgs
 from spark_streams.inputs import Inputs
 from spark_streams.sparkapp import s3a_credentials_provider
+from spark_streams.stackfile import PROJECT
 
 
 def register(inputs: Inputs, secret_values: pulumi.Input[Mapping[str, str]] | None) -> None:
@@ -46,6 +48,12 @@ def register(inputs: Inputs, secret_values: pulumi.Input[Mapping[str, str]] | No
         ),
         opts=on_cluster,
     )
+    # Cluster-scoped: it must exist before a driver pod may name it.
+    priority = StreamPriorityClass(
+        "priority",
+        StreamPriorityClassArgs(config.priority_class, {"app.kubernetes.io/part-of": PROJECT}),
+        opts=on_cluster,
+    )
     operator = SparkOperator(
         "spark-operator",
         SparkOperatorArgs(
@@ -62,7 +70,12 @@ def register(inputs: Inputs, secret_values: pulumi.Input[Mapping[str, str]] | No
                 cluster.oidc_provider_arn,
                 cluster.oidc_issuer,
                 buckets.kms_key_arn,
-                requires=[operator.release, *namespace.ready, *buckets.ready],
+                requires=[
+                    operator.release,
+                    priority.priority_class,
+                    *namespace.ready,
+                    *buckets.ready,
+                ],
             ),
             opts=on_cluster,
         )

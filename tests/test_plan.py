@@ -52,7 +52,7 @@ def test_the_driver_role_is_bound_to_the_driver_accounts_only(prod: Plan) -> Non
     assert bindings == [binding]  # nothing grants `default`, executors or the History Server
 
 
-def test_an_application_waits_for_its_account_policy_operator_namespace_and_buckets(
+def test_an_application_waits_for_its_account_policy_operator_namespace_buckets_and_class(
     prod: Plan,
 ) -> None:
     app = one(prod, SPARK_APPLICATION, "orders-ingest-app")
@@ -64,6 +64,8 @@ def test_an_application_waits_for_its_account_policy_operator_namespace_and_buck
         one(prod, "kubernetes:helm.sh/v3:Release", "spark-operator").urn,
         one(prod, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "streaming-driver").urn,
         one(prod, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "streaming-deny-ingress").urn,
+        # its driver names the PriorityClass: a pod may name only one that exists
+        one(prod, "kubernetes:scheduling.k8s.io/v1:PriorityClass", "priority").urn,
     }
     assert needed <= set(app.dependencies)
     # no stream waits for another

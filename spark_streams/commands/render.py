@@ -15,7 +15,7 @@ from spark_streams.commands.plan import offline_plan
 from spark_streams.problems import did_you_mean
 
 # kubectl-apply order: what others live in or refer to comes first.
-_KIND_ORDER = ["Namespace", "Role", "RoleBinding", "Secret", "ServiceAccount"]
+_KIND_ORDER = ["Namespace", "PriorityClass", "Role", "RoleBinding", "Secret", "ServiceAccount"]
 
 
 def run(project: Path, *, stack: str, streams_dir: Path | None, streams: Sequence[str]) -> str:

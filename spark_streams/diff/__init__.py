@@ -46,8 +46,10 @@ def diff(
         base_run = BaseRun(Path(tmp), stack, streams_dir)
         try:
             here = here or evaluate(project_dir, stack, streams_dir)
-        finally:
-            there = base_run.result()
+        except BaseException:
+            base_run.stop()  # the working tree is refused: the base's answer is not needed
+            raise
+        there = base_run.result()
     after = Side.of(here)
     if there.error is not None:
         return not_comparable(after, stack=stack, base=base, commit=commit, reason=there.error)

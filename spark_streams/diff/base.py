@@ -93,6 +93,11 @@ class BaseRun:
             for command in commands
         ]
 
+    def stop(self) -> None:
+        for process in self.processes:
+            process.kill()
+            process.communicate()
+
     def result(self) -> Evaluation:
         """The base side; its ``error`` says why it could not be planned."""
         outputs = [process.communicate() for process in self.processes]
