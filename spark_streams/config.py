@@ -24,7 +24,7 @@ from spark_streams.model import (
 from spark_streams.pricing import PricingConfig
 from spark_streams.problems import InvalidInputError, Problem, from_validation_error
 from spark_streams.stackfile import SECRET_PLACEHOLDER
-from spark_streams.types import Count, Image, LabelKey, LabelValue
+from spark_streams.types import Count, HadoopVersion, Image, LabelKey, LabelValue
 
 _CHART_VERSION = re.compile(r"^2\.5\.[0-9]+$")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -103,10 +103,10 @@ class MonitoringConfig(_Section):
         default=None,
         description="Image of the History Server, Spark 4.2+ (default: the streams' image)",
     )
-    history_server_hadoop_version: Literal["3.3", "3.4"] | None = Field(
+    history_server_hadoop_version: HadoopVersion | None = Field(
         default=None,
         description="Hadoop in historyServerImage: picks the S3A credentials provider "
-        "(default 3.4, what Spark 4 ships; without that image, the streams' hadoopVersion)",
+        "(default 3.5, what Spark 4.2 ships; without that image, the streams' hadoopVersion)",
     )
     scraper_namespace: Namespace = Field(
         default="monitoring",
@@ -129,8 +129,10 @@ class SparkDefaults(_Section):
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     main_class: str | None = None
     application_file: str
-    hadoop_version: Literal["3.3", "3.4"] = Field(
-        default="3.4", description="Picks the S3A credentials provider for IRSA"
+    hadoop_version: HadoopVersion = Field(
+        default="3.4",
+        description="Hadoop in the image (3.3: Spark 3.5, 3.4: Spark 4.0/4.1, 3.5: Spark 4.2): "
+        "picks the S3A credentials provider for IRSA",
     )
     node_selector: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="Node labels both roles need"
@@ -191,12 +193,12 @@ class StackConfig(_Section):
         return self.monitoring.history_server_image or self.spark.image
 
     @property
-    def history_server_hadoop(self) -> Literal["3.3", "3.4"]:
+    def history_server_hadoop(self) -> HadoopVersion:
         """Hadoop in :attr:`history_server_image`: as set, else what that image ships."""
         monitoring = self.monitoring
         if monitoring.history_server_hadoop_version:
             return monitoring.history_server_hadoop_version
-        return "3.4" if monitoring.history_server_image else self.spark.hadoop_version
+        return "3.5" if monitoring.history_server_image else self.spark.hadoop_version
 
 
 def parse_stack_config(values: dict[str, Any], *, file: str) -> StackConfig:

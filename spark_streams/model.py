@@ -19,6 +19,7 @@ from spark_streams.types import (
     Cores,
     Count,
     CpuQuantity,
+    HadoopVersion,
     Image,
     LabelKey,
     LabelValue,
@@ -198,7 +199,7 @@ class SparkOverrides:
     application_file: str | None = Field(
         default=None, description="local:// (inside the image), s3a:// or https://"
     )
-    hadoop_version: Literal["3.3", "3.4"] | None = Field(
+    hadoop_version: HadoopVersion | None = Field(
         default=None, description="Hadoop in the image: picks the S3A credentials provider"
     )
     node_selector: dict[LabelKey, LabelValue] | None = Field(

@@ -20,10 +20,15 @@ SECRET_NAME = "stream-secrets"
 JMX_PORT_NAME = "jmx-exporter"  # what the PodMonitor scrapes
 SPARK_UID = 185  # the user of the Apache Spark images; the pods run as it, never as root
 
-# S3A reads the IRSA web identity token with a provider that depends on the AWS SDK in Hadoop.
+# S3A reads the IRSA web identity token with a provider that depends on the AWS SDK in Hadoop:
+# v1 up to Hadoop 3.3, v2 from 3.4 (both held by make e2e-data against a local STS).
+_SDK_V2_WEB_IDENTITY = (
+    "software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider"
+)
 _S3A_CREDENTIALS = {
     "3.3": "com.amazonaws.auth.WebIdentityTokenCredentialsProvider",
-    "3.4": "software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider",
+    "3.4": _SDK_V2_WEB_IDENTITY,
+    "3.5": _SDK_V2_WEB_IDENTITY,
 }
 
 

@@ -6,7 +6,7 @@ Each type carries its own rule and error text so that a bad value is reported wi
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StrictInt
 
@@ -176,3 +176,9 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
         raise ValueError(f"not an S3 URI: {uri!r}")
     key = (match.group("key") or "/").strip("/")
     return match.group("bucket"), f"{key}/" if key else ""
+
+
+# The Hadoop inside a Spark image, which decides the AWS SDK under S3A and so the class that
+# reads the IRSA token: 3.3 (Spark 3.5, SDK v1), 3.4 (Spark 4.0 and 4.1, SDK v2) and 3.5 (Spark
+# 4.2, SDK v2, the History Server's).
+HadoopVersion = Literal["3.3", "3.4", "3.5"]
