@@ -134,6 +134,12 @@ class SparkDefaults(_Section):
         description="Hadoop in the image (3.3: Spark 3.5, 3.4: Spark 4.0/4.1, 3.5: Spark 4.2): "
         "picks the S3A credentials provider for IRSA",
     )
+    hadoop_cloud: bool = Field(
+        default=False,
+        description="The image has spark-hadoop-cloud (AbortableStreamBasedCheckpointFileManager "
+        "writes checkpoints without S3's copy-and-delete rename); without the jar the driver "
+        "would die on the missing class",
+    )
     node_selector: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="Node labels both roles need"
     )

@@ -202,6 +202,10 @@ class SparkOverrides:
     hadoop_version: HadoopVersion | None = Field(
         default=None, description="Hadoop in the image: picks the S3A credentials provider"
     )
+    hadoop_cloud: bool | None = Field(
+        default=None,
+        description="The image has spark-hadoop-cloud: checkpoints are written without a rename",
+    )
     node_selector: dict[LabelKey, LabelValue] | None = Field(
         default=None, description="Node labels both roles need (each role may add its own)"
     )

@@ -76,6 +76,7 @@ class EffectiveStream(BaseModel):
     application_file: str
     arguments: tuple[str, ...]
     hadoop_version: str
+    hadoop_cloud: bool
     node_selector: dict[str, str]
     tolerations: tuple[Toleration, ...]
     restart_policy: RestartPolicy
@@ -176,6 +177,7 @@ def resolve(item: StreamFile, config: StackConfig, stack: str) -> EffectiveStrea
         application_file=pick("application_file", spark.application_file),
         arguments=stream.arguments,
         hadoop_version=pick("hadoop_version", spark.hadoop_version),
+        hadoop_cloud=pick("hadoop_cloud", spark.hadoop_cloud),
         node_selector=pick("node_selector", spark.node_selector),
         tolerations=pick("tolerations", spark.tolerations),
         restart_policy=pick("restart_policy", spark.restart_policy),

@@ -56,9 +56,22 @@ def labels(stream: EffectiveStream) -> dict[str, str]:
     }
 
 
+# spark-hadoop-cloud's: writes each checkpoint file in place and aborts it on failure, where
+# Spark's default writes a temporary file and renames it (on S3, a copy and a delete).
+ABORTABLE_CHECKPOINTS = (
+    "org.apache.spark.internal.io.cloud.AbortableStreamBasedCheckpointFileManager"
+)
+
+
 def spark_conf(stream: EffectiveStream) -> dict[str, str]:
     """The stream's Spark conf with what spark-streams owns laid on top."""
+    image = (
+        {"spark.sql.streaming.checkpointFileManagerClass": ABORTABLE_CHECKPOINTS}
+        if stream.hadoop_cloud
+        else {}
+    )
     return {
+        **image,
         **stream.spark_conf,
         # Where the job keeps state; the job reads it (or names its query) to resume.
         "spark.sql.streaming.checkpointLocation": stream.checkpoint.uri,
