@@ -56,6 +56,23 @@ def labels(stream: EffectiveStream) -> dict[str, str]:
     }
 
 
+# Defaults a stream may override (spark_conf), for streams that run for months.
+STREAM_DEFAULTS = {
+    # Since Spark 3.5 the Kubernetes allocator stops the application once more executors than
+    # max(3, 2 x instances) have failed over its lifetime (ExecutorFailureTracker); counted
+    # within an hour instead, a stream survives months of spot reclaims and node drains.
+    "spark.executor.failuresValidityInterval": "1h",
+    # State in RocksDB, checkpointed as a changelog per batch rather than whole files. The
+    # provider is frozen into a checkpoint's offset log: streams whose checkpoint exists keep
+    # theirs (Spark puts it back on restart); a new stream or a new checkpoint_generation
+    # starts with RocksDB (spark_streams/frozen.py).
+    "spark.sql.streaming.stateStore.providerClass": (
+        "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+    ),
+    "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+}
+
+
 # spark-hadoop-cloud's: writes each checkpoint file in place and aborts it on failure, where
 # Spark's default writes a temporary file and renames it (on S3, a copy and a delete).
 ABORTABLE_CHECKPOINTS = (
@@ -71,6 +88,7 @@ def spark_conf(stream: EffectiveStream) -> dict[str, str]:
         else {}
     )
     return {
+        **STREAM_DEFAULTS,
         **image,
         **stream.spark_conf,
         # Where the job keeps state; the job reads it (or names its query) to resume.
@@ -104,6 +122,11 @@ def hadoop_conf(stream: EffectiveStream) -> dict[str, str]:
         "fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         # Skip probing parent "directories" the role may not read (Hadoop 3.4; ignored by 3.3).
         "fs.s3a.performance.flags": "mkdir",
+        # Hadoop 3.3 deletes every parent directory marker after each file it writes: on the
+        # versioned buckets each delete leaves a delete marker behind, and the parents above
+        # the stream's prefix are refused (make e2e-data saw it on every checkpoint write).
+        # Keeping markers is the only behaviour from Hadoop 3.4 on.
+        "fs.s3a.directory.marker.retention": "keep",
     }
 
 
@@ -260,6 +283,15 @@ def _token_mount() -> crd.IoK8sApiCoreV1VolumeMount:
     return crd.IoK8sApiCoreV1VolumeMount(name=TOKEN_VOLUME, mount_path=TOKEN_DIR, read_only=True)
 
 
+# Hadoop's FsShell refuses to start without a core-site.xml on its classpath (its main turns
+# Configuration's quiet mode off), and Spark's images ship none: the command runs with an empty
+# one (spark-class puts HADOOP_CONF_DIR on the classpath). Found by make e2e-data.
+_WITH_HADOOP_CONF = (
+    'conf=$(mktemp -d) && echo "<configuration/>" > "$conf/core-site.xml" && '
+    'HADOOP_CONF_DIR="$conf" exec "$@"'
+)
+
+
 def _event_log_directory(stream: EffectiveStream) -> crd.IoK8sApiCoreV1Container:
     """Creates the stream's event-log "directory" before the driver starts.
 
@@ -274,6 +306,10 @@ def _event_log_directory(stream: EffectiveStream) -> crd.IoK8sApiCoreV1Container
         image=stream.image,
         image_pull_policy=stream.image_pull_policy,
         command=[
+            "/bin/sh",
+            "-c",
+            _WITH_HADOOP_CONF,
+            "event-log-directory",
             "/opt/spark/bin/spark-class",
             "org.apache.hadoop.fs.FsShell",
             f"-Dfs.s3a.aws.credentials.provider={provider}",
