@@ -46,6 +46,7 @@ import static org.apache.spark.sql.functions.lit;
 public final class StreamJob {
     // The micro-batch a task belongs to: a local property Structured Streaming sets per batch.
     private static final String BATCH_ID = "streaming.sql.batchId";
+    private static final long START_TIMESTAMP_MS = 1_767_225_600_000L; // 2026-01-01T00:00Z
 
     private StreamJob() {}
 
@@ -143,6 +144,10 @@ public final class StreamJob {
                 .format("rate-micro-batch")
                 .option("rowsPerBatch", options.rowsPerBatch)
                 .option("numPartitions", 2)
+                // Event times from a fixed instant, one second per batch: rows at the epoch
+                // itself would be "late" for the initial watermark (0) and be dropped by a
+                // stateful operator with a watermark (--dedupe).
+                .option("startTimestamp", START_TIMESTAMP_MS)
                 .load()
                 .withColumn("value", call_udf("slow_second_task", col("value")))
                 // Lineage: which checkpoint (so which generation of the stream) wrote the row.
@@ -158,17 +163,20 @@ public final class StreamJob {
                 .start(sink);
         say("sink=" + sink + " checkpoint=" + checkpoint);
 
-        // Before Spark's own hook (priority 40 in Hadoop's manager) stops the context.
+        // On SIGTERM, before Spark's own hook (priority 40 in Hadoop's manager) and Hadoop's
+        // closing of every FileSystem (10): stop the query, then the session, here. Left to the
+        // main thread, the session's stop races those hooks and the event log loses its last,
+        // not yet uploaded part and stays "in progress" (make e2e-data saw it).
         ShutdownHookManager.get().addShutdownHook(() -> {
-            if (!query.isActive()) {
-                return;
+            if (query.isActive()) {
+                say("shutting down: stopping the query");
+                try {
+                    query.stop();
+                } catch (TimeoutException e) {
+                    say("stop timed out");
+                }
             }
-            say("shutting down: stopping the query");
-            try {
-                query.stop();
-            } catch (TimeoutException e) {
-                say("stop timed out");
-            }
+            spark.stop();
         }, 100);
 
         while (query.isActive()) {
