@@ -7,7 +7,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(UV_LOCAL))
 STACK ?= dev
 RUN = $(UV) run --frozen --no-sync
 
-.PHONY: sync plan render test lint types unit bench clean twin-build twin-up twin-down e2e bench-twin
+.PHONY: sync plan render test lint types unit bench clean twin-build twin-up twin-down e2e bench-twin e2e-data-build e2e-data
 
 $(UV_LOCAL):
 	@echo "uv not on PATH: installing uv $(UV_VERSION) into .tools/ (once)"
@@ -44,4 +44,4 @@ bench: sync ## scale benchmark; figures in benchmarks/out/
 include twin/twin.mk
 
 clean:
-	rm -rf .twin .twin-report .venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis benchmarks/out
+	rm -rf .twin .twin-report .e2e-data-report .venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis benchmarks/out
