@@ -2,6 +2,8 @@ package example.streams;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -164,9 +166,11 @@ public final class StreamJob {
         say("sink=" + sink + " checkpoint=" + checkpoint);
 
         // On SIGTERM, before Spark's own hook (priority 40 in Hadoop's manager) and Hadoop's
-        // closing of every FileSystem (10): stop the query, then the session, here. Left to the
-        // main thread, the session's stop races those hooks and the event log loses its last,
-        // not yet uploaded part and stays "in progress" (make e2e-data saw it).
+        // closing of every FileSystem (10): stop the query, then wait for the main thread to
+        // stop the session. Returning at once lets those hooks run under the session's stop:
+        // S3A is closed, the event log loses its last, not yet uploaded part and stays "in
+        // progress" (make e2e-data saw it).
+        CountDownLatch stopped = new CountDownLatch(1);
         ShutdownHookManager.get().addShutdownHook(() -> {
             if (query.isActive()) {
                 say("shutting down: stopping the query");
@@ -176,15 +180,23 @@ public final class StreamJob {
                     say("stop timed out");
                 }
             }
-            spark.stop();
+            try {
+                stopped.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }, 100);
 
-        while (query.isActive()) {
-            query.awaitTermination(500);
-            if (options.maxBatches > 0 && batches.get() >= options.maxBatches) {
-                query.stop();
+        try {
+            while (query.isActive()) {
+                query.awaitTermination(500);
+                if (options.maxBatches > 0 && batches.get() >= options.maxBatches) {
+                    query.stop();
+                }
             }
+        } finally {
+            spark.stop();
+            stopped.countDown();
         }
-        spark.stop();
     }
 }
