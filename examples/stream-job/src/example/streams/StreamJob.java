@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.apache.hadoop.util.ShutdownHookManager;
@@ -166,20 +167,15 @@ public final class StreamJob {
         say("sink=" + sink + " checkpoint=" + checkpoint);
 
         // On SIGTERM, before Spark's own hook (priority 40 in Hadoop's manager) and Hadoop's
-        // closing of every FileSystem (10): stop the query, then wait for the main thread to
-        // stop the session. Returning at once lets those hooks run under the session's stop:
-        // S3A is closed, the event log loses its last, not yet uploaded part and stays "in
-        // progress" (make e2e-data saw it).
+        // closing of every FileSystem (10): ask the main thread to stop the query and the
+        // session, and wait until it has. A hook that returns at once lets those hooks run under
+        // the session's stop: S3A is closed, the event log loses its last, not yet uploaded part
+        // and stays "in progress"; stopping the query in the hook races main's stop of the
+        // session (make e2e-data saw both).
+        AtomicBoolean stopRequested = new AtomicBoolean();
         CountDownLatch stopped = new CountDownLatch(1);
         ShutdownHookManager.get().addShutdownHook(() -> {
-            if (query.isActive()) {
-                say("shutting down: stopping the query");
-                try {
-                    query.stop();
-                } catch (TimeoutException e) {
-                    say("stop timed out");
-                }
-            }
+            stopRequested.set(true);
             try {
                 stopped.await(60, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
@@ -190,7 +186,10 @@ public final class StreamJob {
         try {
             while (query.isActive()) {
                 query.awaitTermination(500);
-                if (options.maxBatches > 0 && batches.get() >= options.maxBatches) {
+                if (stopRequested.get()) {
+                    say("shutting down: stopping the query");
+                    query.stop();
+                } else if (options.maxBatches > 0 && batches.get() >= options.maxBatches) {
                     query.stop();
                 }
             }
