@@ -11,7 +11,7 @@ STACK ?= dev
 RUN = $(UV) run --frozen --no-sync
 BOOTSTRAP = $(if $(filter $(UV_LOCAL),$(UV)),$(UV_LOCAL))
 
-.PHONY: sync plan render test lint types unit unit-python reference bench spark-settings clean twin-build twin-up twin-down e2e bench-twin
+.PHONY: sync plan render test lint types unit unit-python reference bench spark-settings clean twin-build twin-up twin-down e2e bench-twin e2e-data-build e2e-data
 
 $(UV_LOCAL):
 	@echo "uv not on PATH: installing uv $(UV_VERSION) into .tools/ (once)"
@@ -62,4 +62,4 @@ spark-settings: sync ## the table of a Spark release's setting types, from its s
 include twin/twin.mk
 
 clean:
-	rm -rf .twin .twin-report .venv .venv-* .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis benchmarks/out
+	rm -rf .twin .twin-report .e2e-data-report .venv .venv-* .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis benchmarks/out

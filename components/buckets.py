@@ -141,16 +141,12 @@ class DataBuckets(pulumi.ComponentResource):
                 "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
             }
         ]
-        if purpose == "event-logs":
-            # Only event logs age out; lake data and live checkpoints never expire.
-            rules.append(
-                {
-                    "id": "expire-event-logs",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "expiration": {"days": config.event_log_retention_days},
-                }
-            )
+        # No rule expires a current object, event logs included: a rule cannot tell a running
+        # application's files from a completed one's, and a stream running longer than the
+        # retention would lose its first rolled file (its ApplicationStart) and its
+        # appstatus_*.inprogress marker, after which Spark's reader refuses the whole log. The
+        # History Server's cleaner deletes event logs (components/history_server.py); this
+        # rule makes its deletes final after noncurrentVersionRetentionDays.
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-{purpose}-lifecycle", bucket=bucket.id, rules=rules, opts=child
         )

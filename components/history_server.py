@@ -1,4 +1,4 @@
-"""An optional Spark History Server reading every stream's event logs, read-only.
+"""An optional Spark History Server over every stream's event logs, and their only cleaner.
 
 Each stream writes event logs under its own prefix (its role may write nowhere else), so the
 server is given the list of those directories (``spark.history.fs.logDirectory`` accepts a
@@ -26,6 +26,12 @@ UI_PORT = 18080
 # Hadoop's S3A buffers and Spark's scratch files: the only writable place, the root file
 # system being read-only.
 SCRATCH = "/tmp"
+# The listing and every replayed application on disk rather than in memory (LevelDB/RocksDB).
+STORE = "/var/lib/spark-history"
+STORE_LIMIT = "4Gi"
+# Compaction keeps this many rolled event files of an application and folds the older ones
+# into one `.compact` file (SPARK-28594): a stream that runs for months stays replayable.
+FILES_TO_RETAIN = 2
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class HistoryServerArgs:
     # Namespaces whose pods may open the UI; none: only `kubectl port-forward`.
     ui_from: Sequence[str] = ()
     stack: str | None = None
+    # How long the cleaner keeps an application's logs it has not seen grow.
+    retention_days: int = 30
 
 
 def history_options(args: HistoryServerArgs) -> str:
@@ -53,6 +61,13 @@ def history_options(args: HistoryServerArgs) -> str:
             f"-Dspark.history.fs.logDirectory.names={','.join(name for name, _ in directories)}",
             f"-Dspark.hadoop.fs.s3a.aws.credentials.provider={args.hadoop_credentials_provider}",
             "-Dspark.history.fs.update.interval=30s",
+            # The only deleter of event logs (the bucket's lifecycle expires no current object):
+            # it deletes an application once it has not seen its log grow for the retention.
+            "-Dspark.history.fs.cleaner.enabled=true",
+            f"-Dspark.history.fs.cleaner.maxAge={args.retention_days}d",
+            f"-Dspark.history.fs.eventLog.rolling.maxFilesToRetain={FILES_TO_RETAIN}",
+            f"-Dspark.history.store.path={STORE}",
+            "-Dspark.history.store.maxDiskUsage=3g",
         ]
     )
 
@@ -80,7 +95,10 @@ def container(args: HistoryServerArgs) -> k8s.core.v1.ContainerArgsDict:
             "requests": {"cpu": "250m", "memory": "1Gi"},
             "limits": {"cpu": "2", "memory": "2Gi"},
         },
-        "volume_mounts": [{"name": "scratch", "mount_path": SCRATCH}],
+        "volume_mounts": [
+            {"name": "scratch", "mount_path": SCRATCH},
+            {"name": "store", "mount_path": STORE},
+        ],
         "security_context": {
             "allow_privilege_escalation": False,
             "capabilities": {"drop": ["ALL"]},
@@ -124,7 +142,7 @@ class HistoryServer(pulumi.ComponentResource):
                 namespace=args.namespace,
                 service_account=NAME,
                 role_name=iam_role_name(args.bucket_prefix, NAME),
-                policy=iam.event_log_reader_policy(args.event_log_bucket, args.kms_key_arn),
+                policy=iam.history_server_policy(args.event_log_bucket, args.kms_key_arn),
                 oidc_provider_arn=args.oidc_provider_arn,
                 oidc_issuer=args.oidc_issuer,
             ),
@@ -148,7 +166,10 @@ class HistoryServer(pulumi.ComponentResource):
                         "automount_service_account_token": False,
                         "security_context": {"fs_group": SPARK_UID},
                         "containers": [container(args)],
-                        "volumes": [{"name": "scratch", "empty_dir": {"size_limit": "1Gi"}}],
+                        "volumes": [
+                            {"name": "scratch", "empty_dir": {"size_limit": "1Gi"}},
+                            {"name": "store", "empty_dir": {"size_limit": STORE_LIMIT}},
+                        ],
                     },
                 },
             },

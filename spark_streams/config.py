@@ -114,7 +114,7 @@ class MonitoringConfig(_Section):
     history_server_hadoop_version: HadoopVersion | None = Field(
         default=None,
         description="Hadoop in historyServerImage: picks the S3A credentials provider "
-        "(default 3.4, what Spark 4 ships; without that image, the streams' hadoopVersion)",
+        "(default 3.5, what Spark 4.2 ships; without that image, the streams' hadoopVersion)",
     )
     scraper_namespace: Namespace = Field(
         default="monitoring",
@@ -220,7 +220,7 @@ class StackConfig(_Section):
         monitoring = self.monitoring
         if monitoring.history_server_hadoop_version:
             return monitoring.history_server_hadoop_version
-        return "3.4" if monitoring.history_server_image else self.spark.hadoop_version
+        return "3.5" if monitoring.history_server_image else self.spark.hadoop_version
 
 
 def parse_stack_config(values: dict[str, Any], *, file: str) -> StackConfig:

@@ -111,8 +111,10 @@ def _list_statements(locations: list[S3Location]) -> list[dict[str, Any]]:
     ]
 
 
-def event_log_reader_policy(bucket: str, kms_key_arn: Any = None) -> dict[str, Any]:
-    """Read-only access to every stream's event logs, for the Spark History Server."""
+def history_server_policy(bucket: str, kms_key_arn: Any = None) -> dict[str, Any]:
+    """The Spark History Server's: it reads every stream's event logs, and it is their cleaner
+    and compactor, so it writes `.compact` files and deletes the files they replace and the
+    logs of applications past their retention. Nothing else."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "ListEventLogs",
@@ -121,9 +123,9 @@ def event_log_reader_policy(bucket: str, kms_key_arn: Any = None) -> dict[str, A
             "Resource": f"arn:aws:s3:::{bucket}",
         },
         {
-            "Sid": "ReadEventLogs",
+            "Sid": "CompactAndCleanEventLogs",
             "Effect": "Allow",
-            "Action": _READ,
+            "Action": _WRITE,
             "Resource": f"arn:aws:s3:::{bucket}/*",
         },
     ]
@@ -132,7 +134,7 @@ def event_log_reader_policy(bucket: str, kms_key_arn: Any = None) -> dict[str, A
             {
                 "Sid": "UseBucketKey",
                 "Effect": "Allow",
-                "Action": ["kms:Decrypt"],
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                 "Resource": kms_key_arn,
             }
         )

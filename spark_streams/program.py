@@ -105,6 +105,7 @@ def register(inputs: Inputs, secret_values: pulumi.Input[Mapping[str, str]] | No
                 kms_key_arn=buckets.kms_key_arn,
                 ui_from=monitoring.history_server_ui_from,
                 stack=inputs.stack,
+                retention_days=config.buckets.event_log_retention_days,
             ),
             opts=after(namespace),
         )

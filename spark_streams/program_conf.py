@@ -30,6 +30,18 @@ SPARK_DEFAULTS: dict[str, str] = {
     "spark.storage.decommission.shuffleBlocks.enabled": "true",
     "spark.storage.decommission.rddBlocks.enabled": "true",
     "spark.kubernetes.executor.deleteOnTermination": "true",
+    # Since Spark 3.5 the Kubernetes allocator stops the application once more executors than
+    # max(3, 2 x instances) have failed over its lifetime (ExecutorFailureTracker); counted
+    # within an hour instead, a stream survives months of spot reclaims and node drains.
+    "spark.executor.failuresValidityInterval": "1h",
+    # State in RocksDB, checkpointed as a changelog per batch rather than whole files. The
+    # provider is frozen into a checkpoint's offset log: streams whose checkpoint exists keep
+    # theirs (Spark puts it back on restart); a new stream or a new checkpoint_generation
+    # starts with RocksDB (spark_streams/frozen.py).
+    "spark.sql.streaming.stateStore.providerClass": (
+        "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+    ),
+    "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
 }
 
 # Hadoop conf a stream may change, through `spark.hadoop.<key>` in its spark_conf.
@@ -109,6 +121,10 @@ OWNED: tuple[Owned, ...] = (
     Owned(rf"spark\.hadoop\.fs\.s3a\.{_S3A_ACCESS}", _IRSA),
     Owned(rf"spark\.hadoop\.fs\.s3a\.bucket\.<bucket>\.{_S3A_ACCESS}", _IRSA),
     Owned(r"spark\.hadoop\.fs\.s3\.impl", _IRSA),
+    Owned(
+        r"spark\.hadoop\.fs\.s3a\.directory\.marker\.retention",
+        "nothing: directory markers are kept, so a stream never deletes above its own prefix",
+    ),
 )
 
 
@@ -119,9 +135,10 @@ def owner_of(key: str, buckets: Iterable[str]) -> str | None:
     return next((o.instead for o in OWNED if o.matches(key, names)), None)
 
 
-def spark_defaults_for(conf: dict[str, str]) -> dict[str, str]:
-    """The Spark defaults a stream's ``conf`` leaves to the program."""
-    return {k: v for k, v in SPARK_DEFAULTS.items() if k not in conf}
+def spark_defaults_for(conf: dict[str, str], image: dict[str, str]) -> dict[str, str]:
+    """The Spark defaults (and what the stream's ``image`` settings imply) that its ``conf``
+    leaves to the program."""
+    return {k: v for k, v in {**SPARK_DEFAULTS, **image}.items() if k not in conf}
 
 
 def hadoop_defaults_for(conf: dict[str, str]) -> dict[str, str]:

@@ -41,7 +41,10 @@ from spark_streams.types import (
 
 AppType = Literal["Scala", "Java", "Python", "R"]
 RestartType = Literal["Always", "OnFailure", "Never"]
-HadoopVersion = Literal["3.3", "3.4"]
+# The Hadoop inside a Spark image, which decides the AWS SDK under S3A and so the class that
+# reads the IRSA token: 3.3 (Spark 3.5, SDK v1), 3.4 (Spark 4.0 and 4.1, SDK v2) and 3.5 (Spark
+# 4.2, SDK v2, the History Server's).
+HadoopVersion = Literal["3.3", "3.4", "3.5"]
 
 # Stack config YAML spells fields in camelCase (memoryOverhead); Python code in snake_case.
 STRICT = ConfigDict(
@@ -294,7 +297,15 @@ class SparkSettings:
     main_class: str | None = setting("Scala/Java: the class the job starts with", default=None)
     application_file: str = setting("The job: local:// (inside the image), s3a:// or https://")
     hadoop_version: HadoopVersion = setting(
-        "Hadoop in the image: picks the S3A credentials provider for IRSA", default="3.4"
+        "Hadoop in the image (3.3: Spark 3.5, 3.4: Spark 4.0/4.1, 3.5: Spark 4.2): picks the S3A "
+        "credentials provider for IRSA",
+        default="3.4",
+    )
+    hadoop_cloud: bool = setting(
+        "The image has spark-hadoop-cloud: checkpoints are written in place "
+        "(AbortableStreamBasedCheckpointFileManager), not by S3's copy-and-delete rename; "
+        "without the jar the driver dies on the missing class",
+        default=False,
     )
     node_selector: dict[LabelKey, LabelValue] = setting(
         "Node labels both roles need (each role may add its own)", default={}

@@ -22,10 +22,15 @@ SECRET_NAME = "stream-secrets"
 JMX_PORT_NAME = "jmx-exporter"  # what the PodMonitor scrapes
 SPARK_UID = 185  # the user of the Apache Spark images; the pods run as it, never as root
 
-# S3A reads the IRSA web identity token with a provider that depends on the AWS SDK in Hadoop.
+# S3A reads the IRSA web identity token with a provider that depends on the AWS SDK in Hadoop:
+# v1 up to Hadoop 3.3, v2 from 3.4 (both held by make e2e-data against a local STS).
+_SDK_V2_WEB_IDENTITY = (
+    "software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider"
+)
 _S3A_CREDENTIALS = {
     "3.3": "com.amazonaws.auth.WebIdentityTokenCredentialsProvider",
-    "3.4": "software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider",
+    "3.4": _SDK_V2_WEB_IDENTITY,
+    "3.5": _SDK_V2_WEB_IDENTITY,
 }
 
 
@@ -33,9 +38,21 @@ def s3a_credentials_provider(hadoop_version: str) -> str:
     return _S3A_CREDENTIALS[hadoop_version]
 
 
+# spark-hadoop-cloud's: writes each checkpoint file in place and aborts it on failure, where
+# Spark's default writes a temporary file and renames it (on S3, a copy and a delete).
+ABORTABLE_CHECKPOINTS = (
+    "org.apache.spark.internal.io.cloud.AbortableStreamBasedCheckpointFileManager"
+)
+
+
 def spark_conf(stream: EffectiveStream) -> dict[str, str]:
     """The stream's Spark conf: the program's defaults under it, what the program owns over it
     (:mod:`spark_streams.program_conf`; a stream's ``spark_conf`` never holds an owned key)."""
+    image = (
+        {"spark.sql.streaming.checkpointFileManagerClass": ABORTABLE_CHECKPOINTS}
+        if stream.hadoop_cloud
+        else {}
+    )
     return {
         **stream.spark_conf,
         # Where the job keeps state; the job reads it (or names its query) to resume.
@@ -44,7 +61,7 @@ def spark_conf(stream: EffectiveStream) -> dict[str, str]:
         "spark.streams.sink": stream.sink.uri,
         "spark.eventLog.enabled": "true",
         "spark.eventLog.dir": stream.event_log.uri,
-        **program_conf.spark_defaults_for(stream.spark_conf),
+        **program_conf.spark_defaults_for(stream.spark_conf, image),
         # Driver and executors prove to each other that they hold the application's secret,
         # which Spark on Kubernetes generates per application (SPARK-26194), and encrypt
         # their RPC with it: a pod of another stream can neither run code in this one's
@@ -58,6 +75,11 @@ def hadoop_conf(stream: EffectiveStream) -> dict[str, str]:
     return {
         "fs.s3a.aws.credentials.provider": s3a_credentials_provider(stream.hadoop_version),
         "fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        # Hadoop 3.3 deletes every parent directory marker after each file it writes: on the
+        # versioned buckets each delete leaves a delete marker behind, and the parents above
+        # the stream's prefix are refused (make e2e-data saw it on every checkpoint write).
+        # Keeping markers is the only behaviour from Hadoop 3.4 on.
+        "fs.s3a.directory.marker.retention": "keep",
         **program_conf.hadoop_defaults_for(stream.spark_conf),
     }
 
@@ -215,6 +237,15 @@ def _token_mount() -> crd.IoK8sApiCoreV1VolumeMount:
     return crd.IoK8sApiCoreV1VolumeMount(name=TOKEN_VOLUME, mount_path=TOKEN_DIR, read_only=True)
 
 
+# Hadoop's FsShell refuses to start without a core-site.xml on its classpath (its main turns
+# Configuration's quiet mode off), and Spark's images ship none: the command runs with an empty
+# one (spark-class puts HADOOP_CONF_DIR on the classpath). Found by make e2e-data.
+_WITH_HADOOP_CONF = (
+    'conf=$(mktemp -d) && echo "<configuration/>" > "$conf/core-site.xml" && '
+    'HADOOP_CONF_DIR="$conf" exec "$@"'
+)
+
+
 def _event_log_directory(stream: EffectiveStream) -> crd.IoK8sApiCoreV1Container:
     """Creates the stream's event-log "directory" before the driver starts.
 
@@ -229,6 +260,10 @@ def _event_log_directory(stream: EffectiveStream) -> crd.IoK8sApiCoreV1Container
         image=stream.image,
         image_pull_policy=stream.image_pull_policy,
         command=[
+            "/bin/sh",
+            "-c",
+            _WITH_HADOOP_CONF,
+            "event-log-directory",
             "/opt/spark/bin/spark-class",
             "org.apache.hadoop.fs.FsShell",
             f"-Dfs.s3a.aws.credentials.provider={provider}",

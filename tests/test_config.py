@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from spark_streams import reference, stackfile
 from spark_streams.config import StackConfig, parse_stack_config
 from spark_streams.problems import InvalidInputError
+from spark_streams.sparkapp import s3a_credentials_provider
 from spark_streams.stackfile import SECRET_PLACEHOLDER
 from tests.conftest import PROJECT, stack_config, stack_problems, stack_values
 
@@ -164,7 +165,7 @@ def test_a_history_server_on_a_spark_that_reads_one_directory_is_refused() -> No
 def test_the_history_server_reads_s3_as_the_hadoop_of_the_image_it_runs() -> None:
     values = stack_values("prod")
     prod = parse_stack_config(values, file="Pulumi.prod.yaml")
-    assert prod.history_server_hadoop == "3.4"  # its own Spark 4.2 image
+    assert prod.history_server_hadoop == "3.5"  # its own Spark 4.2 image ships Hadoop 3.5.0
     assert prod.history_server_image == prod.monitoring.history_server_image
     values["spark"] = {**values["spark"], "sparkVersion": "4.2.0", "hadoopVersion": "3.3"}
     values["monitoring"] = {"historyServer": True}  # the streams' image
@@ -173,6 +174,15 @@ def test_the_history_server_reads_s3_as_the_hadoop_of_the_image_it_runs() -> Non
     assert on_streams_image.history_server_image == on_streams_image.spark.image
     values["monitoring"] = {"historyServer": True, "historyServerHadoopVersion": "3.4"}
     assert parse_stack_config(values, file="f").history_server_hadoop == "3.4"
+
+
+def test_a_spark_4_2_image_is_hadoop_3_5_on_the_sdk_v2() -> None:
+    values = stack_values("dev")
+    values["spark"] = {**values["spark"], "sparkVersion": "4.2.1", "hadoopVersion": "3.5"}
+    config = parse_stack_config(values, file="Pulumi.dev.yaml")
+    assert config.spark.hadoop_version == "3.5"
+    assert s3a_credentials_provider("3.5") == s3a_credentials_provider("3.4")
+    assert s3a_credentials_provider("3.5").startswith("software.amazon.awssdk.")
 
 
 def test_a_yaml_tag_in_the_stack_file_is_reported_by_key(tmp_path: Path) -> None:

@@ -239,12 +239,18 @@ def test_pausing_is_not_reported_as_a_restart(trees: Trees) -> None:
 
 
 def test_changes_outside_streams_are_listed(repo: Path) -> None:
-    edit(repo / "Pulumi.dev.yaml", "eventLogRetentionDays: 7", "eventLogRetentionDays: 14")
+    edit(
+        repo / "Pulumi.dev.yaml",
+        "noncurrentVersionRetentionDays: 7",
+        "noncurrentVersionRetentionDays: 14",
+    )
     result = diff_json(repo)
     assert result["streams"]["changed"] == []
-    (changed,) = result["other"]["changed"]
-    assert changed["name"] == "data-event-logs-lifecycle"
-    assert any("rules" in f for f in changed["fields"])
+    changed = result["other"]["changed"]
+    assert {c["name"] for c in changed} == {
+        f"data-{purpose}-lifecycle" for purpose in ("lake", "checkpoints", "event-logs")
+    }
+    assert all(any("rules" in f for f in c["fields"]) for c in changed)
 
 
 def test_an_unknown_ref_is_a_usage_error(repo: Path) -> None:

@@ -138,6 +138,10 @@ def test_every_field_lands_where_it_should_in_prod(capsys: pytest.CaptureFixture
     assert conf["spark.streams.sink"] == "s3a://acme-data-prod-lake/raw/every-field/"
     assert conf["spark.sql.streaming.checkpointLocation"].endswith("/every-field/gen-2/")
     assert conf["spark.sql.shuffle.partitions"] == "48"
+    # hadoop_cloud: the image has spark-hadoop-cloud
+    assert conf["spark.sql.streaming.checkpointFileManagerClass"].endswith(
+        ".AbortableStreamBasedCheckpointFileManager"
+    )
     assert spec["suspend"] is False
     assert spec["deps"] == {
         "jars": ["local:///opt/spark/extra/every-udfs.jar"],

@@ -37,7 +37,7 @@ def access_policies() -> Iterator[tuple[str, dict[str, Any]]]:
             yield f"{stack}/{stream.name}", iam.access_policy(stream, kms)
         yield (
             f"{stack}/history-server",
-            iam.event_log_reader_policy(f"acme-data-{stack}-event-logs", kms),
+            iam.history_server_policy(f"acme-data-{stack}-event-logs", kms),
         )
 
 

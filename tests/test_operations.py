@@ -158,7 +158,7 @@ def test_operator_upgrades_keep_crds_in_step(capsys: pytest.CaptureFixture[str])
 def test_the_history_server_reads_s3_with_its_own_hadoops_provider(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # prod streams run Spark 3.5 (Hadoop 3.3, AWS SDK v1); its History Server Spark 4.2 (Hadoop 3.4)
+    # prod streams run Spark 3.5 (Hadoop 3.3, AWS SDK v1); its History Server Spark 4.2 (Hadoop 3.5)
     resources = plan(capsys, "prod")
     deployment = next(r for r in resources if r["type"] == "kubernetes:apps/v1:Deployment")
     (container,) = deployment["inputs"]["spec"]["template"]["spec"]["containers"]

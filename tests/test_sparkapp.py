@@ -85,3 +85,30 @@ def test_plain_env_comes_before_secret_env_on_both_roles() -> None:
         env = rendered[role]["env"]  # type: ignore[index]
         assert [e["name"] for e in env] == ["MODE", "TOPIC", "KAFKA_SASL_PASSWORD"]
         assert env[0] == {"name": "MODE", "value": "m"}
+
+
+def test_executor_failures_count_within_an_hour_unless_the_stream_says_otherwise() -> None:
+    # Spark 3.5's allocator otherwise stops the stream at its max(3, 2 x instances)th failed
+    # executor over its whole life.
+    assert sparkapp.spark_conf(effective())["spark.executor.failuresValidityInterval"] == "1h"
+    own = effective(spark_conf={"spark.executor.failuresValidityInterval": "30m"})
+    assert sparkapp.spark_conf(own)["spark.executor.failuresValidityInterval"] == "30m"
+
+
+def test_new_checkpoints_keep_state_in_rocksdb_with_a_changelog() -> None:
+    conf = sparkapp.spark_conf(effective())
+    assert conf["spark.sql.streaming.stateStore.providerClass"].endswith(
+        ".RocksDBStateStoreProvider"
+    )
+    assert conf["spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled"] == "true"
+
+
+def test_directory_markers_are_kept_so_hadoop_3_3_deletes_no_parent() -> None:
+    assert sparkapp.hadoop_conf(effective())["fs.s3a.directory.marker.retention"] == "keep"
+
+
+def test_checkpoints_are_written_in_place_only_on_an_image_with_spark_hadoop_cloud() -> None:
+    key = "spark.sql.streaming.checkpointFileManagerClass"
+    assert key not in sparkapp.spark_conf(effective())  # the driver would die on the class
+    with_jar = sparkapp.spark_conf(effective(hadoop_cloud=True))
+    assert with_jar[key] == sparkapp.ABORTABLE_CHECKPOINTS

@@ -16,6 +16,7 @@ component_version() {
 	kwok) module=sigs.k8s.io/kwok ;;
 	helm) module=helm.sh/helm/v3 ;;
 	spark-operator) module=github.com/kubeflow/spark-operator/v2 ;;
+	minio) module=github.com/minio/minio ;;
 	*) die "unknown component $1" ;;
 	esac
 	awk -v m="$module" '{ for (i = 1; i < NF; i++) if ($i == m && $(i + 1) ~ /^v/) { print $(i + 1); exit } }' \

@@ -28,3 +28,13 @@ bench-twin: twin-build ## time to RUNNING and submissions per minute for 1, 10 a
 	@trap 'bash twin/down.sh' EXIT; trap 'exit 1' INT TERM; bash twin/down.sh --quiet; \
 	TWIN_CONTROLLER_WORKERS=$(WORKERS) $(TWIN_ENV) bash twin/up.sh $(STACK) && \
 	$(RUN) python -m twin.bench
+
+# The data path (docs/data-path.md): each stack's streams as a real Spark job against MinIO,
+# which holds them to their own IAM policy. No cluster; servers started and stopped by the run.
+e2e-data-build: sync ## build (or reuse from the cache) MinIO and each Spark line
+	@$(TWIN_ENV) bash twin/build-data.sh
+
+e2e-data: e2e-data-build ## the data-path scenarios; what was proven: .e2e-data-report/
+	@rm -rf .e2e-data-report
+	@$(RUN) pytest -n0 -m e2e_data tests/e2e_data; status=$$?; \
+	$(RUN) python -m tests.e2e_data.report .e2e-data-report; exit $$status

@@ -11,6 +11,14 @@ from tests.components.conftest import Registrations, register
 from tests.conftest import one, stack_config
 
 BUCKET = "acme-data-prod-event-logs"
+# what compaction (writes .compact files, deletes what they replace) and the cleaner need
+WRITE = (
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+)
 
 
 def history_args(**more: Any) -> HistoryServerArgs:
@@ -36,18 +44,27 @@ def registered(args: HistoryServerArgs) -> Registrations:
     return register(lambda: HistoryServer("history", args), stack_config("prod"), "prod")
 
 
-def test_history_server_reads_each_streams_event_logs_and_nothing_else() -> None:
+def test_history_server_reads_compacts_and_cleans_event_logs_and_nothing_else() -> None:
     bucket = BUCKET
     plan = registered(history_args())
     policy = json.loads(
         one(plan, "aws:iam/rolePolicy:RolePolicy", "history-access").inputs["policy"]
     )
-    actions = {a for s in policy["Statement"] for a in s["Action"]}
-    assert actions == {"s3:ListBucket", "s3:GetObject"}
+    granted = {(a, s["Resource"]) for s in policy["Statement"] for a in s["Action"]}
+    assert granted == {
+        ("s3:ListBucket", f"arn:aws:s3:::{bucket}"),
+        *((a, f"arn:aws:s3:::{bucket}/*") for a in WRITE),
+    }
     deployment = one(plan, "kubernetes:apps/v1:Deployment", "history-deployment")
     container = deployment.inputs["spec"]["template"]["spec"]["containers"][0]
     options = container["env"][0]["value"]
     assert f"s3a://{bucket}/clicks/,s3a://{bucket}/orders/" in options
+    # the only deleter of event logs, with the bucket's retention, and a disk store
+    assert "-Dspark.history.fs.cleaner.enabled=true" in options
+    assert "-Dspark.history.fs.cleaner.maxAge=30d" in options
+    assert "-Dspark.history.fs.eventLog.rolling.maxFilesToRetain=2" in options
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert f"-Dspark.history.store.path={mounts['store']}" in options
     assert container["securityContext"]["runAsNonRoot"] is True
     assert (
         deployment.inputs["spec"]["template"]["spec"]["serviceAccountName"]
@@ -70,9 +87,10 @@ def test_the_deployment_answers_each_manifest_scanner_finding() -> None:
     assert container["imagePullPolicy"] == "Always"
     security = container["securityContext"]
     assert security["readOnlyRootFilesystem"] is True
-    # ... with the one place it writes on a volume of its own
-    (mount,) = container["volumeMounts"]
-    assert {v["name"] for v in pod["volumes"]} == {mount["name"]}
+    # ... with the places it writes (scratch, its disk store) on volumes of their own
+    mounts = {m["name"] for m in container["volumeMounts"]}
+    assert {v["name"] for v in pod["volumes"]} == mounts == {"scratch", "store"}
+    assert all(v["emptyDir"]["sizeLimit"] for v in pod["volumes"])
     assert security["runAsUser"] == 185  # the Spark image's user: see docs/security.md
     # the policy pack's digest rule finds the stack on it; the selector stays as it was
     assert deployment.inputs["metadata"]["labels"]["spark-streams/stack"] == "prod"

@@ -27,3 +27,12 @@ def test_release_is_pinned_and_configured_for_our_namespace() -> None:
     assert values["fullnameOverride"] == "spark-operator"
     # the stack's own values are merged over ours, not instead of them
     assert values["controller"]["replicas"] == 2
+
+
+def test_prod_keeps_an_admitting_webhook_through_a_node_drain() -> None:
+    # Every driver and executor pod goes through the webhook (failurePolicy: Fail): one replica
+    # on a drained node and no lost executor is replaced until it is back.
+    values = stack_config("prod").operator.values
+    for component in ("controller", "webhook"):
+        assert values[component]["replicas"] == 2
+        assert values[component]["podDisruptionBudget"] == {"enable": True, "minAvailable": 1}

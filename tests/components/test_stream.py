@@ -157,6 +157,10 @@ def test_the_driver_creates_its_event_log_directory_with_its_own_credentials(
     spec = app.inputs["spec"]
     assert init["image"] == spec["image"]
     assert init["command"][-3:] == ["-mkdir", "-p", spec["sparkConf"]["spark.eventLog.dir"]]
+    # FsShell will not start without a core-site.xml, which Spark's images lack
+    assert init["command"][:2] == ["/bin/sh", "-c"]
+    assert 'HADOOP_CONF_DIR="$conf"' in init["command"][2]
+    assert "core-site.xml" in init["command"][2]
     assert init["securityContext"]["runAsNonRoot"] is True
     assert "initContainers" not in spec["executor"]  # only the driver writes event logs
     # its own credentials, whatever order the cluster's webhooks run in

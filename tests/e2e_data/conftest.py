@@ -1,0 +1,142 @@
+"""Data-path scenarios (marker `e2e_data`, deselected by default; `make e2e-data` runs them).
+
+The run starts its own servers (an OpenID provider and MinIO, on 127.0.0.1 ports of its own,
+``E2E_DATA_PORT_BASE``, default 17400) and stops them at the end; it runs each stack once, then
+the tests judge what it saw and ``.e2e-data-report/`` keeps it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from spark_streams import stackfile
+from tests.e2e_data.run import StackEvidence, StackRun, dump
+from tests.e2e_data.servers import Minio, OidcIssuer
+from tests.e2e_data.spark import CACHE, PROJECT, SparkLine, build_job, lines, regions_file
+
+REPORT_DIR = PROJECT / ".e2e-data-report"
+PORT_BASE = int(os.environ.get("E2E_DATA_PORT_BASE", "17400"))
+# The stack of the AWS SDK v2 line: dev's config on the History Server's Spark, with a History
+# Server, and streams whose names are prefixes of one another, one reading another's sink and
+# one renamed earlier (tests/e2e_data/streams/), beside every stream of streams/.
+SDK_V2_STACK = "sdk-v2"
+SDK_V2_SPARK = "4.2.1"
+EXTRA_STREAMS = Path(__file__).parent / "streams"
+STACKS = ("dev", "prod", SDK_V2_STACK)
+# E2E_DATA_STACKS=dev runs one stack (while working on the scenarios; CI runs all three)
+RUN_STACKS = tuple(os.environ.get("E2E_DATA_STACKS", " ".join(STACKS)).split())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.e2e_data)
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    project: Path
+    streams_dir: Path
+    config: dict[str, Any]
+
+
+def _config(project: Path, stack: str) -> dict[str, Any]:
+    return stackfile.read(project, stack).values
+
+
+def sdk_v2_project(work: Path) -> Path:
+    """A copy of the project's stack files with one more: dev's, moved to the SDK v2 line."""
+    project = work / "project"
+    project.mkdir()
+    for path in PROJECT.glob("Pulumi*.yaml"):
+        shutil.copy(path, project / path.name)
+    document = yaml.safe_load((PROJECT / "Pulumi.dev.yaml").read_text())
+    config = document["config"]
+    spark = config["spark-streams:spark"]
+    spark["sparkVersion"] = SDK_V2_SPARK
+    spark["image"] = spark["image"].rsplit(":", 1)[0] + f":{SDK_V2_SPARK}-1"
+    spark["hadoopVersion"] = "3.5"
+    config["spark-streams:buckets"]["prefix"] = "acme-data-sdk-v2"
+    config["spark-streams:monitoring"]["historyServer"] = True
+    (project / f"Pulumi.{SDK_V2_STACK}.yaml").write_text(yaml.safe_dump(document))
+    streams = project / "streams"
+    shutil.copytree(PROJECT / "streams", streams, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in EXTRA_STREAMS.glob("*.py"):
+        shutil.copy(path, streams / path.name)
+    return project
+
+
+def stacks(work: Path) -> list[Stack]:
+    found = []
+    for name in RUN_STACKS:
+        project = sdk_v2_project(work) if name == SDK_V2_STACK else PROJECT
+        config = _config(project, name)
+        streams_dir = project / config.get("streamsDir", "streams")
+        found.append(Stack(name, project, streams_dir, config))
+    return found
+
+
+@pytest.fixture(scope="session")
+def evidence() -> Iterator[dict[str, StackEvidence]]:
+    """Every stack run once (MinIO and the OpenID provider up for the whole run)."""
+    work = Path(tempfile.mkdtemp(prefix="e2e-data-"))
+    found: dict[str, StackEvidence] = {}
+    available = lines()
+    history_line = max(available.values(), key=lambda line: line.version)
+    jars = {version: build_job(line, work) for version, line in available.items()}
+    REPORT_DIR.mkdir(exist_ok=True)
+    with OidcIssuer(PORT_BASE + 1) as issuer:
+        all_stacks = stacks(work)
+        region = all_stacks[0].config["awsRegion"]
+        (work / "minio").mkdir()
+        minio = Minio(_minio_binary(), PORT_BASE, work / "minio", issuer, region)
+        with minio.running():
+            regions = regions_file(minio, work)
+            for stack in all_stacks:
+                line = _line(available, stack)
+                stack_work = work / stack.name
+                stack_work.mkdir()
+                run = StackRun(
+                    stack=stack.name,
+                    project=stack.project,
+                    streams_dir=stack.streams_dir,
+                    region=stack.config["awsRegion"],
+                    namespace=stack.config.get("namespace", "spark-streams"),
+                    line=line,
+                    history_line=history_line,
+                    jars=jars,
+                    minio=minio,
+                    issuer=issuer,
+                    regions=regions,
+                    work=stack_work,
+                    history_port=PORT_BASE + 2,
+                )
+                found[stack.name] = run.run()
+                dump(found[stack.name], REPORT_DIR / f"{stack.name}.json")
+    yield found
+    if os.environ.get("E2E_DATA_KEEP") != "1":
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _line(available: dict[str, SparkLine], stack: Stack) -> SparkLine:
+    version = stack.config["spark"]["sparkVersion"]
+    if version not in available:
+        raise pytest.UsageError(
+            f"stack {stack.name} runs Spark {version}; twin/spark/ has {sorted(available)}"
+        )
+    return available[version]
+
+
+def _minio_binary() -> Path:
+    (found,) = sorted(CACHE.glob("minio-*/bin/minio"))
+    return found

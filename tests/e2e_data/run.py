@@ -1,0 +1,524 @@
+"""One stack's data-path run: every stream of it through the same commits a stack lives through.
+
+Phases, each over every stream of the stack (two JVMs at a time), each on the plan of the
+stack's streams as the commits before it left them:
+
+A. as committed: the init container's ``mkdir``; a first run killed hard (SIGKILL) while a batch
+   is half-written; a second run from the checkpoint, stopped with SIGTERM; then, with each
+   stream's own credentials and a plain S3 client, every probe of :mod:`tests.e2e_data.probes`.
+B. one commit moves every stream's sink, changes its driver's memory and its
+   ``spark.sql.shuffle.partitions``, and the run reads its declared inputs: started again.
+C. one commit renames every stream (``renamed_from``): started again.
+D. one commit bumps every stream's ``checkpoint_generation``: started again.
+E. every sink read back with Spark; the History Server (where the stack renders one) lists
+   the applications.
+
+What each phase saw is kept in :class:`StackEvidence`; the tests judge it, the report prints it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.e2e_data import probes
+from tests.e2e_data.plan import StackPlan, StreamPlan, load, minio_policy
+from tests.e2e_data.servers import Minio, OidcIssuer, ServerError, wait_until
+from tests.e2e_data.spark import (
+    Identity,
+    JobRun,
+    SparkLine,
+    history_server,
+    init_container,
+    read_back,
+    submit,
+)
+
+ROWS_PER_BATCH = 5
+SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
+ROCKSDB = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+TRIGGER_MS = 500
+PARALLEL = 2  # JVMs at a time: the machine has two cores
+NAMESPACE_SUBJECT = "system:serviceaccount:{namespace}:{account}"
+
+
+@dataclass
+class RunEvidence:
+    phase: str
+    args: list[str]
+    committed: list[tuple[int, int]] = field(default_factory=list)
+    exit_code: int | None = None
+    seconds: float = 0.0
+    how_it_ended: str = ""
+    lines: list[str] = field(default_factory=list)
+    log: str = ""
+    marker_deletes_refused: int = 0
+    checkpoint_manager: str = ""
+
+
+# What each checkpoint file manager logs when it writes a file.
+CHECKPOINT_MANAGERS = {
+    "AbortableStreamBasedCheckpointFileManager": "based on abortable stream",
+    "FileContextBasedCheckpointFileManager (temp file, then rename)": "using temp file",
+}
+
+
+@dataclass
+class StreamEvidence:
+    name: str
+    identity: str
+    init: dict[str, Any] = field(default_factory=dict)
+    runs: list[RunEvidence] = field(default_factory=list)
+    killed: dict[str, Any] = field(default_factory=dict)
+    checkpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    event_logs: list[str] = field(default_factory=list)
+    probes: list[dict[str, Any]] = field(default_factory=list)
+    changes: dict[str, Any] = field(default_factory=dict)
+    sinks: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    completed_applications: list[str] = field(default_factory=list)
+    in_progress_applications: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def run(self, phase: str) -> RunEvidence | None:
+        found = [r for r in self.runs if r.phase == phase]
+        return found[0] if found else None
+
+
+@dataclass
+class StackEvidence:
+    stack: str
+    spark: str
+    hadoop: str
+    sdk: str
+    credentials_provider: str
+    plans: dict[str, StackPlan] = field(default_factory=dict)
+    streams: dict[str, StreamEvidence] = field(default_factory=dict)
+    history_server: dict[str, Any] = field(default_factory=dict)
+    buckets: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("plans")
+        return data
+
+
+Edit = str  # Python appended to every stream file: the commit a phase stands for
+
+RESOURCES = """
+stream = _e2e.replace(
+    stream,
+    driver=(stream.driver or _Driver()).model_copy(update={"memory": "3g"}),
+    spark_conf={**(stream.spark_conf or {}), "spark.sql.shuffle.partitions": "3"},
+)
+"""
+# A file sink moves only with a new checkpoint: moved alone, the sink's log in the new prefix
+# starts at the checkpoint's batch and Spark fails at its next compaction (docs/data-path.md).
+MOVE_SINK = """
+stream = _e2e.replace(stream, sink=stream.sink.rstrip("/") + "-gen1/")
+"""
+RENAME = """
+stream = _e2e.replace(
+    stream,
+    name=stream.name[:32].rstrip("-") + "-renamed",
+    renamed_from=(*stream.renamed_from, stream.name),
+)
+"""
+NEW_GENERATION = """
+stream = _e2e.replace(stream, checkpoint_generation=stream.checkpoint_generation + 1)
+"""
+# With the new generation the image gains spark-hadoop-cloud (where the line has it).
+HADOOP_CLOUD = """
+stream = _e2e.replace(stream, hadoop_cloud=True)
+"""
+EDIT_HEADER = """
+# e2e-data: the commit of one phase, laid over the stream as written
+import dataclasses as _e2e
+from spark_streams.model import Driver as _Driver
+"""
+
+
+class StackRun:
+    def __init__(
+        self,
+        *,
+        stack: str,
+        project: Path,
+        streams_dir: Path,
+        region: str,
+        namespace: str,
+        line: SparkLine,
+        history_line: SparkLine,
+        jars: dict[str, Path],
+        minio: Minio,
+        issuer: OidcIssuer,
+        regions: Path,
+        work: Path,
+        history_port: int,
+    ) -> None:
+        self.stack = stack
+        self.project = project
+        self.streams_dir = streams_dir
+        self.region = region
+        self.namespace = namespace
+        self.line = line
+        self.history_line = history_line
+        self.jars = jars
+        self.minio = minio
+        self.issuer = issuer
+        self.regions = regions
+        self.work = work
+        self.history_port = history_port
+        self.admin = minio.s3()
+        (work / "logs").mkdir(parents=True, exist_ok=True)
+        self.evidence = StackEvidence(stack, line.version, line.hadoop, line.sdk, "")
+
+    # --- plans and identities --------------------------------------------------------------
+    def plan(self, phase: str, *edits: Edit) -> StackPlan:
+        directory = self.streams_dir
+        if edits:
+            directory = self.work / f"streams-{phase}"
+            shutil.copytree(
+                self.streams_dir, directory, ignore=shutil.ignore_patterns("__pycache__")
+            )
+            for path in sorted(directory.glob("*.py")):
+                if path.name.startswith("_"):
+                    continue
+                path.write_text(path.read_text() + EDIT_HEADER + "".join(edits))
+        plan = load(self.project, self.stack, self.region, directory)
+        self.evidence.plans[phase] = plan
+        for stream in plan.streams:
+            self.grant(self.policy_name(stream.identity), stream.policy)
+        if plan.history_server is not None:
+            self.grant(self.policy_name("spark-history-server"), plan.history_server.policy)
+        return plan
+
+    def policy_name(self, identity: str) -> str:
+        return f"{self.stack}.{identity}"
+
+    def grant(self, name: str, policy: dict[str, Any]) -> None:
+        """What `pulumi up` does to the role's inline policy, on MinIO (see minio_policy)."""
+        self.minio.admin().policy_add(name, policy=minio_policy(policy))
+
+    def identity(self, account: str, identity: str, role: str) -> Identity:
+        token = self.issuer.token(
+            NAMESPACE_SUBJECT.format(namespace=self.namespace, account=account),
+            self.policy_name(identity),
+        )
+        path = self.work / "tokens" / account
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(token)
+        return Identity(role=role, token_file=path, region=self.region)
+
+    def credentials(self, stream: StreamPlan) -> Any:
+        identity = self.identity(stream.name, stream.identity, stream.role)
+        return self.minio.assume_role_with_web_identity(
+            identity.token_file.read_text(), identity.env(self.minio, self.regions)["AWS_ROLE_ARN"]
+        )
+
+    # --- buckets -------------------------------------------------------------------------
+    def create_buckets(self, plan: StackPlan) -> None:
+        for bucket in plan.buckets:
+            self.evidence.buckets.append(probes.create_bucket(self.admin, bucket, self.region))
+
+    # --- one stream's runs ------------------------------------------------------------------
+    def start(
+        self, stream: StreamPlan, phase: str, args: list[str], **kwargs: Any
+    ) -> tuple[JobRun, RunEvidence]:
+        evidence = self.evidence.streams[stream.identity]
+        identity = self.identity(stream.name, stream.identity, stream.role)
+        log = self.work / "logs" / f"{stream.identity}-{phase}.log"
+        job = submit(
+            stream,
+            self.line,
+            self.jars[self.line.version],
+            identity,
+            self.minio,
+            self.regions,
+            log,
+            [
+                "--rows-per-batch",
+                str(ROWS_PER_BATCH),
+                "--trigger-ms",
+                str(TRIGGER_MS),
+                *args,
+            ],
+            **kwargs,
+        )
+        run = RunEvidence(phase=phase, args=args, log=str(log))
+        evidence.runs.append(run)
+        return job, run
+
+    def finish(self, job: JobRun, run: RunEvidence, how: str) -> None:
+        text = Path(run.log).read_text()
+        # Hadoop 3.3 deleting parent directory markers above the stream's grant.
+        run.marker_deletes_refused = text.count("MultiObjectDeleteSupport: AccessDenied")
+        run.checkpoint_manager = next(
+            (name for name, line in CHECKPOINT_MANAGERS.items() if line in text), "unknown"
+        )
+        run.committed = list(job.committed)
+        run.exit_code = job.process.returncode
+        run.seconds = job.seconds
+        run.how_it_ended = how
+        run.lines = job.lines[-40:]
+
+    def run_to_end(
+        self, stream: StreamPlan, phase: str, args: list[str], jars: Sequence[Path] = ()
+    ) -> RunEvidence:
+        job, run = self.start(stream, phase, args, jars=jars)
+        try:
+            code = job.finish(240)
+        except Exception:
+            job.kill()
+            raise
+        self.finish(job, run, "stopped itself after --max-batches")
+        if code != 0:
+            raise ServerError(f"{phase}: the job exited {code}: {job.tail()}")
+        return run
+
+    def phase_first_start(self, stream: StreamPlan) -> None:
+        evidence = self.evidence.streams[stream.identity]
+        identity = self.identity(stream.name, stream.identity, stream.role)
+        started = time.monotonic()
+        result = init_container(stream, self.line, identity, self.minio, self.regions)
+        evidence.init = {
+            "command": stream.init.command,
+            "exit_code": result.returncode,
+            "seconds": round(time.monotonic() - started, 1),
+            "stderr": _errors(result.stderr) if result.returncode else "",
+            "marker": probes.exists(self.admin, stream.event_log.bucket, stream.event_log.prefix),
+        }
+        if result.returncode != 0:
+            raise ServerError(f"init container failed: {_errors(result.stderr)}")
+
+        # First run: killed hard once a batch is half-written (its first task's file is in the
+        # sink, the batch is in the offset log and not yet in the commit log).
+        kill_at = 3
+        job, run = self.start(
+            stream,
+            "killed",
+            ["--slow-from-batch", str(kill_at), "--slow-task-ms", "15000"],
+        )
+        try:
+            job.wait_committed(kill_at, 240)
+            state = wait_until(
+                f"batch {kill_at} half-written",
+                40,
+                lambda: probes.half_written(self.admin, stream, kill_at),
+            )
+        finally:
+            job.kill()
+        self.finish(job, run, "SIGKILL of the JVM mid-batch")
+        evidence.killed = {"batch": kill_at, **state}
+        evidence.checkpoints["after kill"] = probes.checkpoint(self.admin, stream.checkpoint)
+
+        # Started again with the same settings; stopped with SIGTERM after three batches.
+        job, run = self.start(stream, "restarted", [])
+        try:
+            job.wait_committed(3, 240)
+        finally:
+            job.terminate()
+        self.finish(job, run, "SIGTERM (the job stops its query)")
+        evidence.checkpoints["after restart"] = probes.checkpoint(self.admin, stream.checkpoint)
+
+    def phase_probes(self, plan: StackPlan, stream: StreamPlan) -> None:
+        evidence = self.evidence.streams[stream.identity]
+        evidence.event_logs = probes.keys(self.admin, stream.event_log)
+        client = self.minio.s3(self.credentials(stream))
+        evidence.probes = [asdict(p) for p in probes.probe_all(client, self.admin, plan, stream)]
+
+    def phase_changed(self, stream: StreamPlan, before: StreamPlan) -> None:
+        evidence = self.evidence.streams[stream.identity]
+        reads = [arg for r in stream.reads for arg in ("--read", r.uri)]
+        run = self.run_to_end(stream, "changed", [*reads, "--max-batches", "2"])
+        evidence.changes["changed"] = {
+            "driver memory": [before.driver_memory, stream.driver_memory],
+            "checkpoint": [before.checkpoint.uri, stream.checkpoint.uri],
+            "shuffle partitions rendered": [
+                before.spark_conf.get(SHUFFLE_PARTITIONS),
+                stream.spark_conf.get(SHUFFLE_PARTITIONS),
+            ],
+            "reads": [line for line in run.lines if line.startswith("stream-job: read ")],
+        }
+        evidence.checkpoints["after change"] = probes.checkpoint(self.admin, stream.checkpoint)
+
+    def phase_renamed(self, stream: StreamPlan, before: StreamPlan) -> None:
+        evidence = self.evidence.streams[stream.identity]
+        self.run_to_end(stream, "renamed", ["--max-batches", "2"])
+        evidence.changes["renamed"] = {
+            "name": [before.name, stream.name],
+            "checkpoint": [before.checkpoint.uri, stream.checkpoint.uri],
+            "event_log": [before.event_log.uri, stream.event_log.uri],
+        }
+        evidence.checkpoints["after rename"] = probes.checkpoint(self.admin, stream.checkpoint)
+
+    def phase_new_generation(self, stream: StreamPlan, before: StreamPlan) -> None:
+        evidence = self.evidence.streams[stream.identity]
+        old_before = probes.keys(self.admin, before.checkpoint)
+        cloud = self.line.hadoop_cloud
+        # A stateful query (dropDuplicates) on the new checkpoint: its state store is the
+        # rendered one (RocksDB, changelog checkpointing).
+        self.run_to_end(
+            stream,
+            "new generation",
+            ["--dedupe", "--max-batches", "2"],
+            jars=[cloud] if cloud else [],
+        )
+        evidence.changes["new generation"] = {
+            "checkpoint": [before.checkpoint.uri, stream.checkpoint.uri],
+            "sink": [before.sink.uri, stream.sink.uri],
+            "old checkpoint objects": [
+                len(old_before),
+                len(probes.keys(self.admin, before.checkpoint)),
+            ],
+            "old checkpoint readable by the stream": probes.can_list(
+                self.minio.s3(self.credentials(stream)), before.checkpoint
+            ),
+        }
+        evidence.checkpoints["new generation"] = probes.checkpoint(self.admin, stream.checkpoint)
+
+    # --- the whole stack -----------------------------------------------------------------
+    def each(self, plan: StackPlan, step: Callable[[StreamPlan], None], phase: str) -> None:
+        def guarded(stream: StreamPlan) -> None:
+            evidence = self.evidence.streams[stream.identity]
+            if evidence.errors:
+                return  # an earlier phase failed for this stream: what follows would not tell
+            try:
+                step(stream)
+            except Exception as error:
+                evidence.errors.append(f"{phase}: {error}\n{traceback.format_exc(limit=3)}")
+
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            list(pool.map(guarded, plan.streams))
+
+    def run(self) -> StackEvidence:
+        started = time.monotonic()
+        base = self.plan("as committed")
+        self.evidence.credentials_provider = ",".join(
+            sorted({s.credentials_provider for s in base.streams})
+        )
+        self.create_buckets(base)
+        for stream in base.streams:
+            self.evidence.streams[stream.identity] = StreamEvidence(stream.name, stream.identity)
+        probes.seed_inputs(self.admin, base)
+        self.each(base, self.phase_first_start, "first start")
+        self.each(base, lambda s: self.phase_probes(base, s), "probes")
+
+        changed = self.plan("changed", RESOURCES)
+        self.each(changed, lambda s: self.phase_changed(s, base.stream(s.identity)), "changed")
+        renamed = self.plan("renamed", RESOURCES, RENAME)
+        self.each(renamed, lambda s: self.phase_renamed(s, changed.stream(s.identity)), "renamed")
+        cloud = [HADOOP_CLOUD] if self.line.hadoop_cloud else []
+        fresh = self.plan("new generation", RESOURCES, RENAME, NEW_GENERATION, MOVE_SINK, *cloud)
+        self.each(
+            fresh, lambda s: self.phase_new_generation(s, renamed.stream(s.identity)), "generation"
+        )
+
+        self.read_back(base, fresh)
+        self.run_history_server(base)
+        self.evidence.seconds = round(time.monotonic() - started, 1)
+        return self.evidence
+
+    def read_back(self, base: StackPlan, moved: StackPlan) -> None:
+        sinks = sorted({s.sink.uri for s in base.streams} | {s.sink.uri for s in moved.streams})
+        try:
+            found = read_back(
+                self.line, self.minio, self.regions, sinks, self.work / "logs" / "read-back.log"
+            )
+        except Exception as error:
+            self.evidence.errors.append(f"read back: {error}")
+            return
+        for stream in base.streams:
+            evidence = self.evidence.streams[stream.identity]
+            evidence.completed_applications = probes.completed_applications(
+                self.admin, stream.event_log
+            )
+            evidence.in_progress_applications = probes.completed_applications(
+                self.admin, stream.event_log, in_progress=True
+            )
+            moved_sink = moved.stream(stream.identity).sink.uri
+            evidence.sinks = {
+                stream.sink.uri: found.get(stream.sink.uri, []),
+                moved_sink: found.get(moved_sink, []),
+            }
+
+    def run_history_server(self, base: StackPlan) -> None:
+        plan = base.history_server
+        if plan is None:
+            self.evidence.history_server = {"rendered": False}
+            return
+        identity = self.identity("spark-history-server", "spark-history-server", plan.role)
+        store = self.work / "history-store"
+        server = history_server(
+            plan,
+            self.history_line,
+            identity,
+            self.minio,
+            self.regions,
+            self.history_port,
+            self.work / "logs" / "history-server.log",
+            store,
+        )
+        expected = {
+            app
+            for s in base.streams
+            for app in probes.completed_applications(self.admin, s.event_log)
+        }
+        listed: set[str] = set()
+
+        def all_listed() -> bool:
+            if server.process.poll() is not None:
+                raise ServerError("the History Server exited")
+            nonlocal listed
+            try:
+                listed = {str(a["id"]) for a in server.applications()}
+            except OSError:
+                return False
+            return bool(expected) and expected <= listed
+
+        started = time.monotonic()
+        try:
+            wait_until("the History Server to list every application", 150, all_listed, 2)
+        except ServerError as error:
+            self.evidence.errors.append(f"history server: {error}")
+        finally:
+            server.stop()
+        self.evidence.history_server = {
+            "rendered": True,
+            "spark": self.history_line.version,
+            "directories": [d.uri for d in plan.directories],
+            "credentials_provider": plan.options.get(
+                "spark.hadoop.fs.s3a.aws.credentials.provider", ""
+            ),
+            "completed_applications_in_event_logs": sorted(expected),
+            "listed": sorted(listed),
+            "seconds": round(time.monotonic() - started, 1),
+            "log": str(self.work / "logs" / "history-server.log"),
+        }
+
+
+@contextmanager
+def timed(report: dict[str, float], what: str) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    report[what] = round(time.monotonic() - started, 1)
+
+
+def dump(evidence: StackEvidence, path: Path) -> None:
+    path.write_text(json.dumps(evidence.as_json(), indent=2, default=str))
+
+
+def _errors(output: str) -> str:
+    """The lines of a JVM's output that say what went wrong."""
+    lines = [line for line in output.splitlines() if line and not line.startswith("Picked up")]
+    wanted = [line for line in lines if "Exception" in line or ": " in line[:80]]
+    return "\n".join((wanted or lines)[-8:])
