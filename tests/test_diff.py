@@ -537,3 +537,22 @@ def test_a_priced_result_reads_back_and_an_older_one_reads_without_cost(trees: T
     older = DiffResult.from_json(written)
     assert older.cost is None and older.changed[0].capacity is None
     assert "Monthly cost" not in markdown(older)
+
+
+def test_a_setting_the_checkpoint_keeps_is_said_to_wait_for_a_new_generation(trees: Trees) -> None:
+    edit(
+        trees.head / "orders.py",
+        'sink="s3://{lake}/raw/{stream}/",',
+        'sink="s3://{lake}/raw/{stream}/",\n    spark_conf={"spark.sql.shuffle.partitions": "16"},',
+    )
+    (entry,) = trees.json()["streams"]["changed"]
+    (frozen,) = [c["text"] for c in entry["consequences"] if c["kind"] == "frozen"]
+    assert frozen.startswith("spark.sql.shuffle.partitions: 8 -> 16 takes effect only with a new")
+    # with a new checkpoint the new value applies from the start: nothing to warn of
+    edit(
+        trees.head / "orders.py",
+        'name="orders-ingest",',
+        'name="orders-ingest",\n    checkpoint_generation=1,',
+    )
+    (entry,) = trees.json()["streams"]["changed"]
+    assert "frozen" not in kinds(entry) and "checkpoint" in kinds(entry)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from spark_streams.cli import main
+from spark_streams.commands import new
 from tests.conftest import PROJECT, StreamWriter
 
+README = (PROJECT / "README.md").read_text()
 PAGES = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 
@@ -34,7 +37,9 @@ def test_every_relative_link_resolves(page: Path) -> None:
 
 def test_the_readme_stays_a_front_door() -> None:
     text = (PROJECT / "README.md").read_text()
-    assert len(text.splitlines()) <= 150
+    assert len(text.splitlines()) <= 170
+    paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    assert len(paragraphs) == len(set(paragraphs)), "a paragraph is said twice"
     for command in ("make plan", "make test", "spark-streams new"):
         assert command in text
     linked = set(_LINK.findall(text))
@@ -51,3 +56,58 @@ def test_the_readmes_example_stream_plans(
     for stack in ("dev", "prod"):
         code = main(["plan", "--stack", stack, "--streams-dir", str(streams_dir)])
         assert code == 0, capsys.readouterr().err
+
+
+def _readme_example() -> str:
+    found = re.search(r"```python\n(.*?)```", README, flags=re.S)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_readmes_example_is_what_new_writes() -> None:
+    command = re.search(r"^spark-streams new (\S+) --topic (\S+) --owner (\S+)", README, re.M)
+    assert command is not None
+    name, topic, owner = command.groups()
+    assert _readme_example() == new.source(new.NewStream(name, topic=topic, owner=owner))
+
+
+def _layout() -> set[str]:
+    """The paths the README's layout names: top-level entries, and the files under the
+    directory above them (two spaces of indent)."""
+    block = README.split("## Layout", 1)[1].split("```")[1]
+    named: set[str] = set()
+    parent = ""
+    for line in block.strip("\n").splitlines():
+        indent = len(line) - len(line.lstrip())
+        entry = re.split(r"\s{2,}", line.strip())[0]
+        for part in (p.strip() for p in entry.split(",")):
+            path = f"{parent}{part}" if indent else part
+            named.add(path.rstrip("/"))
+            if not indent and part.endswith("/"):
+                parent = part
+    return named
+
+
+def test_the_layout_names_what_the_tree_holds() -> None:
+    named = set()
+    for path in _layout():
+        if "<stack>" in path:  # every stack file
+            named |= {p.name for p in PROJECT.glob(path.replace("<stack>", "*"))}
+        else:
+            named.add(path)
+    for path in named:
+        assert (PROJECT / path).exists(), f"the layout names {path}, which is not there"
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=PROJECT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    top = {name.split("/")[0] for name in tracked} - {".gitignore", "README.md"}
+    assert top - {path.split("/")[0] for path in named} == set(), "top-level entries left out"
+    modules = {
+        name.removesuffix("/__init__.py")
+        for name in tracked
+        if name.startswith(("spark_streams/", "components/"))
+        and name.count("/") == 1 + name.endswith("/__init__.py")
+        and name.endswith(".py")
+        and not name.endswith(("spark_streams/__init__.py", "components/__init__.py"))
+    }
+    assert modules - named == set(), "modules the layout leaves out"

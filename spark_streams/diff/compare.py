@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components import IAM_ROLE, IAM_ROLE_POLICY, SPARK_APPLICATION
+from spark_streams import frozen
 from spark_streams.diff.result import (
     DIFF_VERSION,
     Consequence,
@@ -213,13 +214,31 @@ def _changed(old: Side, new: Side, identity: str) -> StreamChange | None:
         )
     same_checkpoint = before.checkpoint == after.checkpoint
     if not same_checkpoint:
+        # A file sink logs its batches by id: a new checkpoint counts from 0 again, and the
+        # sink skips every batch its log already holds.
+        same_sink = (
+            "; a file sink at the same prefix would skip the batches its log already holds: "
+            "give it a new sink too"
+            if before.sink == after.sink
+            else ""
+        )
         consequences.append(
             Consequence(
                 "checkpoint",
                 f"checkpoint moves to {after.checkpoint.uri}: the stream starts again from "
-                "its source's starting offsets (the old checkpoint is kept)",
+                f"its source's starting offsets (the old checkpoint is kept){same_sink}",
             )
         )
+    consequences += [
+        Consequence("frozen", change.describe())
+        for change in frozen.frozen_changes(
+            _rendered_conf(old, identity),
+            _rendered_conf(new, identity),
+            spark_version=str(after.settings()["spark_version"]),
+            old_checkpoint=before.checkpoint.uri,
+            new_checkpoint=after.checkpoint.uri,
+        )
+    ]
     if before.sink != after.sink and same_checkpoint:
         consequences.append(
             Consequence(
@@ -258,6 +277,16 @@ def _changed(old: Side, new: Side, identity: str) -> StreamChange | None:
         fields=tuple(fields),
         renamed_from=before.name if before.name != after.name else None,
     )
+
+
+def _rendered_conf(side: Side, identity: str) -> dict[str, str]:
+    """The Spark conf the stream's SparkApplication carries: its own and the program's."""
+    name = side.streams[identity].name
+    for r in side.resources.values():
+        if r.stream == name and r.type == SPARK_APPLICATION:
+            conf: dict[str, str] = r.inputs.get("spec", {}).get("sparkConf", {})
+            return conf
+    return {}
 
 
 def _stream_resources(old: Side, new: Side, identity: str) -> dict[str, list[tuple[str, Any, Any]]]:

@@ -71,7 +71,7 @@ def markdown(result: DiffResult, *, with_cost: bool = True) -> str:
 
 
 MARKDOWN_START = "### Streams in "
-_ALERTING = {"checkpoint", "stop", "restart", "sink", "suspend"}
+_ALERTING = {"checkpoint", "stop", "restart", "sink", "suspend", "frozen"}
 
 
 def _show(value: Any) -> str:
