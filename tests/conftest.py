@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import pulumi
 import pytest
 from hypothesis import settings
 
@@ -101,3 +102,13 @@ def one(plan: Resources[R], type_: str, name: str) -> R:
     matches = [r for r in plan.resources if r.type == type_ and r.name == name]
     assert len(matches) == 1, f"{type_} {name}: {len(matches)} found"
     return matches[0]
+
+
+class NoCloud(pulumi.runtime.Mocks):
+    """The engine's stand-in: the verdict stops the program before anything is registered."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        raise AssertionError(f"registered {args.typ} {args.name} despite invalid inputs")
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        raise AssertionError(f"called {args.token} despite invalid inputs")

@@ -13,12 +13,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spark_streams import reference, stackfile
+from spark_streams import inputs, reference, stackfile
 from spark_streams.config import StackConfig, parse_stack_config
 from spark_streams.problems import InvalidInputError
 from spark_streams.sparkapp import s3a_credentials_provider
 from spark_streams.stackfile import SECRET_PLACEHOLDER
-from tests.conftest import PROJECT, stack_config, stack_problems, stack_values
+from tests.conftest import PROJECT, NoCloud, stack_config, stack_problems, stack_values
 
 
 @contextmanager
@@ -39,11 +39,33 @@ def test_dev_and_prod_differ_where_they_should() -> None:
     assert dev.buckets.name("lake") != prod.buckets.name("lake")
 
 
-def test_secure_values_are_never_decrypted_offline() -> None:
-    source = stackfile.read(PROJECT, "prod")
+def test_secure_values_are_never_decrypted_offline(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.x.yaml").write_text(
+        "config:\n  spark-streams:secrets:\n    kafka-sasl-password:\n      secure: v1:AAAcipher\n"
+    )
+    source = stackfile.read(tmp_path, "x")
     assert source.secret_keys == {"secrets"}
     assert source.values["secrets"] == {"kafka-sasl-password": SECRET_PLACEHOLDER}
-    assert "v1:placeholder-set-me-with-pulumi-config-set-secret" in source.sensitive
+    assert "v1:AAAcipher" in source.sensitive
+
+
+def test_a_secret_declared_without_a_value_plans_offline_and_stops_a_deploy() -> None:
+    # the committed stacks declare theirs so: no ciphertext the CLI could not read
+    values = stack_values("dev")
+    assert values["secrets"] == {"kafka-sasl-password": None}
+    assert stack_config("dev").unset_secrets == ["kafka-sasl-password"]
+    pulumi.runtime.set_mocks(NoCloud(), project="spark-streams", stack="dev")
+    pulumi.runtime.set_all_config(
+        {f"spark-streams:{k}": stackfile.config_string(v) for k, v in values.items()}, []
+    )
+    try:
+        with pytest.raises(pulumi.RunError) as error:
+            inputs.for_engine(PROJECT)
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    report = str(error.value)
+    assert "field 'secrets.kafka-sasl-password': has no value in this stack" in report
+    assert "pulumi config set --secret --path 'secrets.kafka-sasl-password' <value>" in report
 
 
 def problems(values: dict[str, object]) -> list[str]:

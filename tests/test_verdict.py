@@ -20,7 +20,7 @@ import yaml
 from spark_streams import inputs, stackfile
 from spark_streams.cli import main
 from spark_streams.stackfile import config_string
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, NoCloud
 
 # A stream file's mistake: the fields written, and the field the problem names.
 STREAM_MISTAKES = {
@@ -127,16 +127,6 @@ STACK_MISTAKES: dict[str, tuple[Callable[[dict[str, Any]], object], str]] = {
 }
 
 Verdicts = dict[str, set[str]]
-
-
-class NoCloud(pulumi.runtime.Mocks):
-    """The engine's stand-in: the verdict stops the program before anything is registered."""
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        raise AssertionError(f"registered {args.typ} {args.name} despite invalid inputs")
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        raise AssertionError(f"called {args.token} despite invalid inputs")
 
 
 def stream_file(fields: str) -> str:
