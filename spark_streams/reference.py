@@ -152,19 +152,27 @@ def spark_table() -> str:
     return _table(("key", "type", "default", "a stream's value", "what it does"), rows)
 
 
+def _field_rows(
+    fields: Mapping[str, FieldInfo], *, prefix: str = "", python_name: bool = False
+) -> list[tuple[str, str, str, str]]:
+    """One row per field: its key (``prefix`` + camelCase, after the Python name if asked),
+    type, default and description."""
+    return [
+        (
+            (f"`{name}` / " if python_name else "") + f"`{prefix}{info.alias or name}`",
+            type_name(info.annotation, info.metadata),
+            shown_default(_field_default(info)),
+            info.description or "",
+        )
+        for name, info in fields.items()
+    ]
+
+
 def group_tables() -> str:
     """The setting groups a stream writes as ``Driver(...)`` and the stack as a mapping."""
     parts = []
     for group in (Driver, Executor, RestartPolicy, Deps):
-        rows = [
-            (
-                f"`{name}` / `{info.alias or name}`",
-                type_name(info.annotation, info.metadata),
-                shown_default(_field_default(info)),
-                info.description or "",
-            )
-            for name, info in group.model_fields.items()
-        ]
+        rows = _field_rows(group.model_fields, python_name=True)
         title = f"**`{group.__name__}(...)`**: {(group.__doc__ or '').strip().splitlines()[0]}"
         parts.append(
             f"{title}\n\n{_table(('field / key', 'type', 'default', 'what it does'), rows)}"
@@ -181,27 +189,10 @@ def _stack_sections() -> Iterator[tuple[str, type[BaseModel]]]:
 
 def stack_table() -> str:
     """Every key of a stack file, and each section's own keys."""
-    rows = [
-        (
-            f"`{info.alias or name}`",
-            type_name(info.annotation, info.metadata),
-            shown_default(_field_default(info)),
-            info.description or "",
-        )
-        for name, info in StackConfig.model_fields.items()
-    ]
-    parts = [_table(("key", "type", "default", "what it is"), rows)]
+    header = ("key", "type", "default", "what it is")
+    parts = [_table(header, _field_rows(StackConfig.model_fields))]
     for key, section in _stack_sections():
-        section_rows = [
-            (
-                f"`{key}.{info.alias or name}`",
-                type_name(info.annotation, info.metadata),
-                shown_default(_field_default(info)),
-                info.description or "",
-            )
-            for name, info in section.model_fields.items()
-        ]
-        parts.append(_table(("key", "type", "default", "what it is"), section_rows))
+        parts.append(_table(header, _field_rows(section.model_fields, prefix=f"{key}.")))
     return "\n\n".join(parts)
 
 
