@@ -57,10 +57,12 @@ def run(
             from_config = mrnote.secret_values_from_config(_read(secrets_from))
         except ValueError as error:
             raise CommandError(f"--secrets-from {secrets_from}: {error}") from None
-        if not from_config and source.secret_keys:
+        declared = source.values.get("secrets")
+        has = sorted(declared) if isinstance(declared, dict) else sorted(source.secret_keys)
+        if not from_config and has:
             print(
                 f"spark-streams: warning: --secrets-from {secrets_from} holds no secret "
-                f"value, but the stack has secrets ({', '.join(sorted(source.secret_keys))}): "
+                f"value, but the stack has secrets ({', '.join(has)}): "
                 "they cannot be masked (was `pulumi config --show-secrets` able to decrypt?)",
                 file=sys.stderr,
             )
