@@ -4,6 +4,8 @@ planned)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -16,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from spark_streams.cli import main
 from spark_streams.diff import DiffResult, markdown
 from spark_streams.diff.compare import Side, compare
 from spark_streams.diff.pricing import priced
@@ -53,30 +56,50 @@ def repo(tmp_path: Path) -> Path:
     return target
 
 
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(repo: Path, *argv: str, own_code: bool = False, env: dict[str, str] | None = None) -> Ran:
+    """The CLI run from ``repo``: in this process, or with ``own_code`` in a process of its own
+    that imports the repository's code (a test that changes the program itself)."""
+    if own_code:
+        found = subprocess.run(
+            [sys.executable, "-m", "spark_streams.cli", *argv],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **(env or {})},
+        )
+        return Ran(found.returncode, found.stdout, found.stderr)
+    out, err = io.StringIO(), io.StringIO()
+    before, saved = Path.cwd(), dict(os.environ)
+    os.chdir(repo)
+    os.environ.update(env or {})
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(argv))
+    finally:
+        os.chdir(before)
+        os.environ.clear()
+        os.environ.update(saved)
+    return Ran(code, out.getvalue(), err.getvalue())
+
+
 def run_diff(
-    repo: Path, *extra: str, stack: str = "dev", base: str = "HEAD"
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "spark_streams.cli",
-            "diff",
-            "--stack",
-            stack,
-            "--base",
-            base,
-            *extra,
-        ],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    repo: Path, *extra: str, stack: str = "dev", base: str = "HEAD", own_code: bool = False
+) -> Ran:
+    return cli(repo, "diff", "--stack", stack, "--base", base, *extra, own_code=own_code)
 
 
-def diff_json(repo: Path, stack: str = "dev", base: str = "HEAD") -> dict[str, Any]:
-    result = run_diff(repo, "--json", stack=stack, base=base)
+def diff_json(
+    repo: Path, stack: str = "dev", base: str = "HEAD", own_code: bool = False
+) -> dict[str, Any]:
+    result = run_diff(repo, "--json", stack=stack, base=base, own_code=own_code)
     assert result.returncode == 0, result.stderr
     value: dict[str, Any] = json.loads(result.stdout)
     return value
@@ -272,25 +295,11 @@ def test_mr_note_without_diff_uses_the_merge_requests_base(repo: Path) -> None:
     preview.write_text("Previewing update (dev):\n")
 
     def note(base_sha: str, exit_code: int = 0) -> str:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "spark_streams.cli",
-                "mr-note",
-                "--stack",
-                "dev",
-                "--preview",
-                str(preview),
-                "--output",
-                str(repo / "note.md"),
-                "--dry-run",
-            ],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "CI_MERGE_REQUEST_DIFF_BASE_SHA": base_sha},
+        result = cli(
+            repo,
+            *("mr-note", "--stack", "dev", "--preview", str(preview)),
+            *("--output", str(repo / "note.md"), "--dry-run"),
+            env={"CI_MERGE_REQUEST_DIFF_BASE_SHA": base_sha},
         )
         assert result.returncode == exit_code, result.stderr
         return result.stdout
@@ -325,7 +334,7 @@ def test_a_program_change_names_what_changes_in_each_streams_resources(repo: Pat
         '"spark.eventLog.enabled": "true",',
         '"spark.eventLog.enabled": "true",\n        "spark.example.added": "1",',
     )
-    changed = diff_json(repo)["streams"]["changed"]
+    changed = diff_json(repo, own_code=True)["streams"]["changed"]
     assert len(changed) == 3  # every stream in dev
     for entry in changed:
         assert {
