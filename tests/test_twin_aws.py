@@ -383,3 +383,18 @@ def test_the_lookups_answer_for_the_twin(
     assert oidc["arn"] == arn
     with pytest.raises(RefusedError, match="couldn't find resource"):
         invoke("aws:eks/getCluster:getCluster", {"name": "data-platform-prod"})
+
+
+def test_a_previewed_create_touches_nothing_and_leaves_aws_decided_outputs_unknown(
+    engine: Engine,
+) -> None:
+    checked = engine.check(BUCKET, "lake", {"bucket": "acme-lake"})
+    previewed = engine.provider.Create(
+        provider_pb2.CreateRequest(
+            urn=engine.urn(BUCKET, "lake"), properties=checked.inputs, preview=True
+        ),
+        engine.context,
+    )
+    outputs = to_dict(previewed.properties)
+    assert outputs["bucket"] == "acme-lake" and outputs["arn"] == UNKNOWN
+    assert boto3.client("s3", region_name=REGION).list_buckets()["Buckets"] == []
