@@ -30,7 +30,7 @@ lint: sync
 types: sync
 	@echo "== mypy --strict (project, then policies/)"
 	@$(RUN) mypy .
-	@cd policies && $(RUN) mypy .
+	@cd policies && $(RUN) mypy --exclude '^venv/' .  # venv/: the pack's own virtualenv
 
 unit: sync
 	@echo "== pytest"
@@ -44,4 +44,4 @@ bench: sync ## scale benchmark; figures in benchmarks/out/
 include twin/twin.mk
 
 clean:
-	rm -rf .twin .twin-report .venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis benchmarks/out
+	rm -rf .twin .twin-report .venv policies/venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis benchmarks/out

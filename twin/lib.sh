@@ -49,8 +49,8 @@ component_dir() {
 cold_minutes() {
 	case $1 in
 	kubernetes) echo 20 ;;
-	pulumi) echo 9 ;;
-	pulumi-kubernetes) echo 17 ;;
+	pulumi) echo 10 ;;
+	pulumi-kubernetes) echo 20 ;;
 	*) echo 3 ;;
 	esac
 }
