@@ -17,8 +17,9 @@ import pulumi_kubernetes as k8s
 from components import HISTORY_SERVER
 from components.irsa import WorkloadIdentityArgs, workload_identity
 from spark_streams import iam
+from spark_streams.metadata import STACK_LABEL
 from spark_streams.resolve import S3Location, iam_role_name
-from spark_streams.sparkapp import SPARK_UID, STACK_LABEL
+from spark_streams.sparkapp import SPARK_UID
 
 NAME = "spark-history-server"
 UI_PORT = 18080

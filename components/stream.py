@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components import STREAM
 from components.irsa import WorkloadIdentityArgs, workload_identity
-from spark_streams import iam, sparkapp
+from spark_streams import iam, metadata, sparkapp
 from spark_streams.config import MonitoringConfig
 from spark_streams.resolve import EffectiveStream
 
@@ -42,7 +42,7 @@ def network_policy_spec(
     them; nothing else in the namespace may reach them (the namespace denies by default).
     """
     own_pods: k8s.meta.v1.LabelSelectorArgsDict = {
-        "match_labels": {sparkapp.IDENTITY_LABEL: stream.identity}
+        "match_labels": {metadata.IDENTITY_LABEL: stream.identity}
     }
     scraper: k8s.meta.v1.LabelSelectorArgsDict = {
         "match_labels": {"kubernetes.io/metadata.name": monitoring.scraper_namespace}
@@ -63,7 +63,7 @@ def network_policy_spec(
 def role_tags(stream: EffectiveStream) -> dict[str, str]:
     """The role's tags: the stream, its owner and its labels (annotations stay in Kubernetes:
     their values need not fit an IAM tag)."""
-    owner = {sparkapp.OWNER_LABEL: stream.owner} if stream.owner else {}
+    owner = {metadata.OWNER_LABEL: stream.owner} if stream.owner else {}
     return {**stream.labels, **owner, "spark-streams/stream": stream.name}
 
 
@@ -76,7 +76,7 @@ class Stream(pulumi.ComponentResource):
     ) -> None:
         super().__init__(STREAM, name, None, opts)
         stream = args.stream
-        labels = sparkapp.labels(stream)
+        labels = metadata.labels(stream)
         identity = workload_identity(
             name,
             WorkloadIdentityArgs(

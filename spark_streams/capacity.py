@@ -14,16 +14,24 @@ Pure Python, like :mod:`spark_streams.resolve`.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from spark_streams.model import PodSettings
+from pydantic import TypeAdapter
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+
 from spark_streams.pricing import HOURS_PER_MONTH, PricingConfig, capacity_type
-from spark_streams.problems import InvalidInputError, Problem
 from spark_streams.resolve import EffectiveStream
+from spark_streams.settings import PodSettings
+from spark_streams.spark_settings import SettingsTable, Tables, load_table, no_table_message
+from spark_streams.spark_settings.values import (
+    BYTE_UNITS,
+    byte_string_as,
+    parse_boolean,
+    parse_double,
+)
 
 MIB_PER_GIB = 1024
 
@@ -45,20 +53,13 @@ MIB_PER_GIB = 1024
 #   even when only spark.driver.memoryOverheadFactor is set.
 # - Floor = 384 MiB (ResourceProfile.MEMORY_OVERHEAD_MIN_MIB) up to 3.5; from 4.0
 #   spark.<role>.minMemoryOverhead, default 384m, which an explicit memoryOverhead ignores.
-_OLDEST_KNOWN = (3, 3)  # per-role factors arrive (package.scala: version 3.3.0)
 _MIN_OVERHEAD_CONF = (4, 0)
 _FLOOR_MIB = 384
 _JVM_FACTOR = 0.1
 _NON_JVM_FACTOR = 0.4
 _K8S_FACTOR = "spark.kubernetes.memoryOverheadFactor"
 
-# JavaUtils.byteStringAs: a whole number and an optional binary unit; without one, the conf's own.
-_BYTES = re.compile(r"^([0-9]+)([a-z]+)?$")
-_UNIT_BYTES = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-_UNIT_BYTES.update({f"{unit}b": size for unit, size in _UNIT_BYTES.items() if unit != "b"})
-_MIB = 1 << 20
 _CPU_QUANTITY = re.compile(r"^(?:([0-9]+)m|([0-9]+(?:\.[0-9]+)?))$")
-_VERSION = re.compile(r"^(\d+)\.(\d+)")
 
 
 @dataclass(frozen=True)
@@ -97,61 +98,78 @@ class StreamCapacity:
         return self.driver.memory_mib + self.executor.memory_mib
 
 
-def capacity(stream: EffectiveStream) -> StreamCapacity:
+def capacity(stream: EffectiveStream, table: SettingsTable | None = None) -> StreamCapacity:
     """CPU cores and MiB the stream's pods request; nothing when it is suspended.
 
-    :class:`ValueError` names a ``spark_conf`` value Spark would refuse, or a Spark version
-    older than the rules known here.
+    The conf is read as Spark reads it, with the table of the stream's Spark (``table``, else
+    loaded); values the table refuses never get here (the verdict checks them first).
+    :class:`ValueError` names what Spark refuses beyond a value's type (off-heap memory
+    enabled with no size), or a Spark version with no table.
     """
     if stream.suspend:
         return StreamCapacity(driver=_NOTHING, executor=_NOTHING)
-    version = _version(stream.spark_version)
-    conf = _submitted_conf(stream)
-    default_factor = _factor(conf, _K8S_FACTOR)
+    table = table or load_table(stream.spark_version)
+    if table is None:
+        raise ValueError(no_table_message(stream.spark_version))
+    conf = _Conf(_submitted_conf(stream), table)
+    version = tuple(int(part) for part in table.minor.split("."))
+    default_factor = conf.double(_K8S_FACTOR)
     if default_factor is None:
         default_factor = _NON_JVM_FACTOR if stream.type in ("Python", "R") else _JVM_FACTOR
     driver = _memory_with_overhead(conf, "driver", default_factor, version)
     executor = _memory_with_overhead(conf, "executor", default_factor, version)
     executor += _off_heap_mib(conf)
     if stream.type == "Python":
-        executor += _mib(conf, "spark.executor.pyspark.memory") or 0
+        executor += conf.mib("spark.executor.pyspark.memory") or 0
     return StreamCapacity(
-        driver=RoleCapacity(1, _cores(conf, "driver"), driver),
-        executor=RoleCapacity(stream.executor.instances, _cores(conf, "executor"), executor),
+        driver=RoleCapacity(1, _cores(conf.values, "driver"), driver),
+        executor=RoleCapacity(stream.executor.instances, _cores(conf.values, "executor"), executor),
     )
 
 
-def node_selectors(stream: EffectiveStream) -> tuple[dict[str, str], dict[str, str]]:
-    """The node selectors of the driver and of the executors.
+@dataclass(frozen=True)
+class _Conf:
+    """The submitted conf, its values read with Spark's own converters."""
 
-    Spark gives each pod ``spark.kubernetes.node.selector.*`` and then its role's
-    ``spark.kubernetes.<role>.node.selector.*`` over it (Basic*FeatureStep.configurePod).
-    """
-    conf = _submitted_conf(stream)
-    shared = _prefixed(conf, "spark.kubernetes.node.selector.")
+    values: Mapping[str, str]
+    table: SettingsTable
+
+    def mib(self, key: str, *, bare_unit: str = "MiB") -> int | None:
+        """A size in whole MiB, rounded down as Spark rounds it; ``None`` when not set."""
+        value = self.values.get(key)
+        if value is None:
+            return None
+        return byte_string_as(value, bare_unit, self.table.byte_suffixes) // (
+            BYTE_UNITS["MiB"] // BYTE_UNITS[bare_unit]
+        )
+
+    def double(self, key: str) -> float | None:
+        value = self.values.get(key)
+        return None if value is None else parse_double(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.values.get(key)
+        return default if value is None else parse_boolean(value, self.table.scala)
+
+
+def node_selectors(stream: EffectiveStream) -> tuple[dict[str, str], dict[str, str]]:
+    """The node selectors of the driver and of the executors: the shared one, each role's own
+    laid over it (as the render places them; a stream's spark_conf cannot set them)."""
     return (
-        {**shared, **_prefixed(conf, "spark.kubernetes.driver.node.selector.")},
-        {**shared, **_prefixed(conf, "spark.kubernetes.executor.node.selector.")},
+        {**stream.node_selector, **stream.driver.node_selector},
+        {**stream.node_selector, **stream.executor.node_selector},
     )
 
 
 def _submitted_conf(stream: EffectiveStream) -> dict[str, str]:
-    """The Spark conf the operator submits, as far as pod sizes and placement go."""
+    """The Spark conf the operator submits, as far as pod sizes go: the stream's, then what
+    the operator adds from the SparkApplication's driver and executor fields."""
     conf = dict(stream.spark_conf)
-    conf.update({f"spark.kubernetes.node.selector.{k}": v for k, v in stream.node_selector.items()})
     roles: tuple[tuple[str, PodSettings], ...] = (
         ("driver", stream.driver),
         ("executor", stream.executor),
     )
     for role, resources in roles:
-        # The role's own nodeSelector lands on its pod over everything else (the operator's
-        # webhook sets it after spark-submit built the pod).
-        conf.update(
-            {
-                f"spark.kubernetes.{role}.node.selector.{k}": v
-                for k, v in resources.node_selector.items()
-            }
-        )
         conf[f"spark.{role}.cores"] = str(resources.cores)
         conf[f"spark.{role}.memory"] = resources.memory
         if resources.core_request is not None:
@@ -162,28 +180,24 @@ def _submitted_conf(stream: EffectiveStream) -> dict[str, str]:
 
 
 def _memory_with_overhead(
-    conf: Mapping[str, str], role: str, default_factor: float, version: tuple[int, int]
+    conf: _Conf, role: str, default_factor: float, version: tuple[int, ...]
 ) -> int:
-    memory = _size(f"spark.{role}.memory", conf[f"spark.{role}.memory"])
-    overhead = _mib(conf, f"spark.{role}.memoryOverhead")
+    memory = conf.mib(f"spark.{role}.memory") or 0
+    overhead = conf.mib(f"spark.{role}.memoryOverhead")
     if overhead is None:
-        factor = _factor(conf, f"spark.{role}.memoryOverheadFactor")
-        floor = _mib(conf, f"spark.{role}.minMemoryOverhead")
+        factor = conf.double(f"spark.{role}.memoryOverheadFactor")
+        floor = conf.mib(f"spark.{role}.minMemoryOverhead")
         if floor is None or version < _MIN_OVERHEAD_CONF:
             floor = _FLOOR_MIB
         overhead = max(int((default_factor if factor is None else factor) * memory), floor)
     return memory + overhead
 
 
-def _off_heap_mib(conf: Mapping[str, str]) -> int:
+def _off_heap_mib(conf: _Conf) -> int:
     """spark.memory.offHeap.size (bytes unless a unit is given) when off-heap is enabled."""
     key = "spark.memory.offHeap.enabled"
-    enabled = conf.get(key, "false").strip().lower()
-    if enabled not in ("true", "false"):
-        raise _refused(key, conf[key], "true or false")
-    # Spark reads the size either way, so a malformed one fails even with off-heap disabled.
-    size = _mib(conf, "spark.memory.offHeap.size", default_unit="b")
-    if enabled == "false":
+    size = conf.mib("spark.memory.offHeap.size", bare_unit="BYTE")
+    if not conf.boolean(key, default=False):
         return 0
     if not size:
         # Utils.checkOffHeapEnabled: Spark will not start with off-heap enabled and no size.
@@ -195,67 +209,16 @@ def _off_heap_mib(conf: Mapping[str, str]) -> int:
 
 
 def _cores(conf: Mapping[str, str], role: str) -> float:
-    """The container's CPU request: the Kubernetes quantity when set, else the whole cores."""
+    """The container's CPU request: the Kubernetes quantity when set, else the whole cores
+    (both from the stream's own settings: a stream's spark_conf cannot set them)."""
     quantity = conf.get(f"spark.kubernetes.{role}.request.cores")
     if quantity is None:
         return float(conf[f"spark.{role}.cores"])
-    match = _CPU_QUANTITY.match(quantity.strip())
+    match = _CPU_QUANTITY.fullmatch(quantity)
     if match is None:
-        raise _refused(f"spark.kubernetes.{role}.request.cores", quantity, "e.g. '500m' or '1.5'")
+        raise ValueError(f"not a CPU quantity: {quantity!r}")
     millis, cores = match.groups()
     return int(millis) / 1000 if millis is not None else float(cores)
-
-
-def _mib(conf: Mapping[str, str], key: str, *, default_unit: str = "m") -> int | None:
-    """A Spark size from the conf in whole MiB; ``None`` when not set."""
-    value = conf.get(key)
-    return None if value is None else _size(key, value, default_unit)
-
-
-def _size(key: str, value: str, default_unit: str = "m") -> int:
-    """A Spark size in whole MiB, rounded down as Spark rounds it."""
-    match = _BYTES.match(value.strip().lower())
-    unit = (match.group(2) or default_unit) if match else ""
-    if match is None or unit not in _UNIT_BYTES:
-        raise _refused(key, value, "a whole number and a unit, e.g. '512m' or '2g'")
-    return int(match.group(1)) * _UNIT_BYTES[unit] // _MIB
-
-
-def _factor(conf: Mapping[str, str], key: str) -> float | None:
-    """An overhead factor, checked as Spark checks it; ``None`` when not set."""
-    value = conf.get(key)
-    if value is None:
-        return None
-    try:
-        factor = float(value)
-    except ValueError:
-        factor = math.nan
-    # Config.scala takes the Kubernetes-wide factor in [0, 1); package.scala a role's above 0.
-    kubernetes_wide = key == _K8S_FACTOR
-    if not (0 <= factor < 1 if kubernetes_wide else 0 < factor < math.inf):
-        raise _refused(
-            key, value, "a number from 0 to below 1" if kubernetes_wide else "a number above 0"
-        )
-    return factor
-
-
-def _prefixed(conf: Mapping[str, str], prefix: str) -> dict[str, str]:
-    return {k[len(prefix) :]: v for k, v in conf.items() if k.startswith(prefix)}
-
-
-def _version(spark_version: str) -> tuple[int, int]:
-    match = _VERSION.match(spark_version)
-    version = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
-    if version < _OLDEST_KNOWN:
-        raise ValueError(
-            f"Spark {spark_version!r}: pod sizes are known here from Spark 3.3 on. "
-            "Fix: run Spark 3.3 or newer"
-        )
-    return version
-
-
-def _refused(key: str, value: str, wanted: str) -> ValueError:
-    return ValueError(f"spark_conf {key}={value!r}: Spark refuses it. Fix: write {wanted}")
 
 
 def monthly_cost(
@@ -277,7 +240,7 @@ def monthly_cost(
 # --- What list and diff show -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@pydantic_dataclass(frozen=True)
 class Cost:
     """The requests of a stream, or of a group of streams, and what they cost a month."""
 
@@ -298,26 +261,19 @@ class Cost:
 
     def to_json(self) -> dict[str, Any]:
         # Unrounded, so that what reads it back (the merge-request note) sums what was summed.
-        return {
-            "cpu": self.cpu,
-            "memory_gib": self.memory_gib,
-            "monthly_cost": self.monthly_cost,
-            "currency": self.currency,
-        }
+        dumped: dict[str, Any] = TypeAdapter(Cost).dump_python(self, mode="json")
+        return dumped
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> Cost:
-        return cls(
-            float(value["cpu"]),
-            float(value["memory_gib"]),
-            float(value["monthly_cost"]),
-            str(value["currency"]),
-        )
+        return TypeAdapter(cls).validate_python(value)
 
 
-def stream_cost(stream: EffectiveStream, pricing: PricingConfig) -> Cost:
+def stream_cost(
+    stream: EffectiveStream, pricing: PricingConfig, table: SettingsTable | None = None
+) -> Cost:
     """:class:`ValueError` as :func:`capacity` raises it."""
-    found = capacity(stream)
+    found = capacity(stream, table)
     return Cost(
         cpu=found.cpu,
         memory_gib=found.memory_mib / MIB_PER_GIB,
@@ -332,18 +288,13 @@ def total_cost(costs: Iterable[Cost], currency: str) -> Cost:
 
 
 def stream_costs(streams: Iterable[EffectiveStream], pricing: PricingConfig) -> dict[str, Cost]:
-    """Each stream's cost by identity, or :class:`InvalidInputError` naming every stream whose
-    ``spark_conf`` Spark would refuse (the cluster would not run it either)."""
-    costs: dict[str, Cost] = {}
-    problems: list[Problem] = []
-    for stream in streams:
-        try:
-            costs[stream.identity] = stream_cost(stream, pricing)
-        except ValueError as error:
-            problems.append(Problem(stream.file, stream.name, "spark_conf", str(error)))
-    if problems:
-        raise InvalidInputError(problems)
-    return costs
+    """Each stream's cost by identity. The streams passed the verdict, which sizes every one
+    (:mod:`spark_streams.checks`): a conf Spark would refuse never gets here."""
+    tables = Tables()
+    return {
+        stream.identity: stream_cost(stream, pricing, tables.for_version(stream.spark_version))
+        for stream in streams
+    }
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import yaml
 
 from components import HELM_RELEASE
 from spark_streams import capacity, inputs, stackfile
-from spark_streams.model import AppType
 from spark_streams.problems import InvalidInputError, did_you_mean, display_path
+from spark_streams.settings import AppType
 from spark_streams.stackfile import known_stacks, stack_file
 
 if TYPE_CHECKING:
@@ -181,10 +181,7 @@ def _list(project_dir: Path, args: argparse.Namespace) -> str:
     if args.json:
         payload: dict[str, Any] = {
             "stack": args.stack,
-            "streams": [
-                {**s.model_dump(mode="json"), "capacity": costs[s.identity].to_json()}
-                for s in streams
-            ],
+            "streams": [{**s.to_json(), "capacity": costs[s.identity].to_json()} for s in streams],
             "total": total.to_json(),
             "disabled": list(loaded.disabled),
         }

@@ -10,21 +10,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StrictInt, ValidationError, field_validator
+from pydantic.dataclasses import dataclass
 
-from spark_streams.model import (
-    STRICT,
-    AppType,
-    Deps,
-    Driver,
-    Executor,
-    RestartPolicy,
-    Toleration,
-)
+from spark_streams import settings
 from spark_streams.pricing import PricingConfig
 from spark_streams.problems import InvalidInputError, Problem, from_validation_error
+from spark_streams.settings import STACK_FILE, STRICT, HadoopVersion, StackSparkSettings
 from spark_streams.stackfile import SECRET_PLACEHOLDER
-from spark_streams.types import Count, Image, LabelKey, LabelValue
+from spark_streams.types import Count, Image, ObjectName, spark_minor
 
 _CHART_VERSION = re.compile(r"^2\.5\.[0-9]+$")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -74,13 +68,19 @@ class _Section(BaseModel):
 class BucketsConfig(_Section):
     """The three buckets: ``<prefix>-lake``, ``<prefix>-checkpoints``, ``<prefix>-event-logs``."""
 
-    prefix: Annotated[str, AfterValidator(_bucket_prefix)]
-    encryption: Literal["sse-kms", "sse-s3"] = "sse-kms"
+    prefix: Annotated[str, AfterValidator(_bucket_prefix)] = Field(
+        description="Start of the three bucket names, e.g. 'acme-data-prod'"
+    )
+    encryption: Literal["sse-kms", "sse-s3"] = Field(
+        default="sse-kms", description="sse-kms (a key of the stack's own) or sse-s3"
+    )
     protect: bool = Field(
         default=True, description="protect + retain the lake and checkpoint buckets"
     )
-    event_log_retention_days: Count = 30
-    noncurrent_version_retention_days: Count = 30
+    event_log_retention_days: Count = Field(default=30, description="Days event logs are kept")
+    noncurrent_version_retention_days: Count = Field(
+        default=30, description="Days overwritten or deleted object versions are kept"
+    )
 
     def name(self, purpose: Literal["lake", "checkpoints", "event-logs"]) -> str:
         return f"{self.prefix}-{purpose}"
@@ -89,20 +89,26 @@ class BucketsConfig(_Section):
 class OperatorConfig(_Section):
     """The Kubeflow spark-operator Helm release."""
 
-    chart_version: Annotated[str, AfterValidator(_chart_version)]
+    chart_version: Annotated[str, AfterValidator(_chart_version)] = Field(
+        description="The chart's version, 2.5.x"
+    )
     chart_source: Annotated[str, AfterValidator(_chart_source)] = Field(
         default=CHART_REPOSITORY,
         description="Where the chart comes from: a Helm repository (https://), an OCI registry "
         "(oci://, e.g. a mirror in ECR: the chart is <registry path>/spark-operator) or a chart "
         "directory or .tgz (air-gapped; relative to the project)",
     )
-    namespace: Namespace = "spark-operator"
+    namespace: Namespace = Field(
+        default="spark-operator", description="Namespace of the operator itself"
+    )
     values: dict[str, Any] = Field(
         default_factory=dict, description="Extra chart values, merged over ours"
     )
 
 
 class MonitoringConfig(_Section):
+    """Metrics, alerts and the Spark History Server."""
+
     prometheus_operator: bool = Field(
         default=False,
         description="The cluster runs the Prometheus operator: add a PodMonitor and alerts",
@@ -116,13 +122,15 @@ class MonitoringConfig(_Section):
         default="/prometheus/jmx_prometheus_javaagent.jar",
         description="The JMX exporter agent inside the streams' image (the JVM exits without it)",
     )
-    metrics_port: Annotated[int, Field(ge=1024, le=65535)] = 8090
+    metrics_port: Annotated[int, Field(ge=1024, le=65535)] = Field(
+        default=8090, description="Port of the JMX exporter on every driver and executor"
+    )
     history_server: bool = Field(default=False, description="Run a Spark History Server")
     history_server_image: Image | None = Field(
         default=None,
         description="Image of the History Server, Spark 4.2+ (default: the streams' image)",
     )
-    history_server_hadoop_version: Literal["3.3", "3.4"] | None = Field(
+    history_server_hadoop_version: HadoopVersion | None = Field(
         default=None,
         description="Hadoop in historyServerImage: picks the S3A credentials provider "
         "(default 3.4, what Spark 4 ships; without that image, the streams' hadoopVersion)",
@@ -139,63 +147,74 @@ class MonitoringConfig(_Section):
     )
 
 
-class SparkDefaults(_Section):
-    """The Spark settings every stream shares unless it overrides them."""
+@dataclass(kw_only=True, frozen=True, config=STACK_FILE)
+class SparkSection(StackSparkSettings):
+    """The stack's ``spark:``: the Spark settings every stream shares unless it overrides them
+    (declared in :mod:`spark_streams.settings`, written here in camelCase)."""
 
-    type: AppType = "Scala"
-    spark_version: str
-    image: Image
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
-    main_class: str | None = None
-    application_file: str
-    hadoop_version: Literal["3.3", "3.4"] = Field(
-        default="3.4", description="Picks the S3A credentials provider for IRSA"
+
+class PriorityClassConfig(_Section):
+    """The streams' PriorityClass, which the program creates (cluster-scoped)."""
+
+    name: ObjectName = Field(
+        default="spark-streams", description="Its name: what driver.priorityClassName names"
     )
-    node_selector: dict[LabelKey, LabelValue] = Field(
-        default_factory=dict, description="Node labels both roles need"
+    value: Annotated[StrictInt, Field(ge=0, le=1_000_000_000)] = Field(
+        default=1_000_000,
+        description="Scheduling priority over other pods (user classes go up to 1000000000)",
     )
-    tolerations: tuple[Toleration, ...] = Field(default=(), description="Both roles carry these")
-    restart_policy: RestartPolicy = RestartPolicy()
-    driver: Driver = Driver()
-    executor: Executor = Executor()
-    spark_conf: dict[str, str] = Field(default_factory=dict)
-    env: dict[str, str] = Field(
-        default_factory=dict, description="Plain environment variables of every stream's pods"
+    preemption_policy: Literal["Never", "PreemptLowerPriority"] = Field(
+        default="Never",
+        description="Never: a pending driver waits for room, it never evicts other teams' pods",
     )
-    deps: Deps = Deps()
-    termination_grace_period_seconds: Count = 120
 
 
 class StackConfig(_Section):
     """Everything in ``Pulumi.<stack>.yaml`` under the ``spark-streams:`` namespace."""
 
-    aws_region: str
-    cluster_name: str
-    namespace: Namespace = "spark-streams"
-    pod_security: Literal["restricted", "baseline"] = "restricted"
-    streams_dir: str = "streams"
+    aws_region: str = Field(description="AWS region of the cluster and the buckets")
+    cluster_name: str = Field(description="Name of the existing EKS cluster")
+    namespace: Namespace = Field(
+        default="spark-streams", description="Kubernetes namespace the streams run in"
+    )
+    pod_security: Literal["restricted", "baseline"] = Field(
+        default="restricted", description="Pod Security Standard enforced on the namespace"
+    )
+    streams_dir: str = Field(
+        default="streams", description="Directory of stream files, relative to Pulumi.yaml"
+    )
     require_owner: bool = Field(
         default=False, description="Every stream must name its owner (the team alerts go to)"
     )
-    buckets: BucketsConfig
-    operator: OperatorConfig
-    spark: SparkDefaults
-    monitoring: MonitoringConfig = MonitoringConfig()
-    pricing: PricingConfig = PricingConfig()
-    secrets: dict[str, str] = Field(
+    buckets: BucketsConfig = Field(description="Bucket naming and hardening")
+    operator: OperatorConfig = Field(description="The spark-operator Helm release")
+    spark: SparkSection = Field(description="Spark settings shared by every stream")
+    priority_class: PriorityClassConfig = Field(
+        default=PriorityClassConfig(),
+        description="The streams' PriorityClass (cluster-scoped; the program creates it)",
+    )
+    monitoring: MonitoringConfig = Field(
+        default=MonitoringConfig(), description="Metrics, alerts and the Spark History Server"
+    )
+    pricing: PricingConfig = Field(
+        default=PricingConfig(),
+        description="What capacity costs, for list, diff and the merge-request note (docs/cost.md)",
+    )
+    secrets: dict[str, str | None] = Field(
         default_factory=dict,
-        description="Secret values streams reference by key (pulumi config set --secret --path)",
+        description="Secret values streams reference by key; set with: pulumi config set "
+        "--secret --path 'secrets.<key>' <value> (a key with no value yet: null)",
     )
 
     @field_validator("secrets")
     @classmethod
-    def _secrets_are_encrypted(cls, secrets: dict[str, str]) -> dict[str, str]:
+    def _secrets_are_encrypted(cls, secrets: dict[str, str | None]) -> dict[str, str | None]:
         """Names the keys left in plain text, never their values.
 
-        The stack-file reader replaces every encrypted value by the placeholder; anything else
-        sits in git.
+        The stack-file reader replaces every encrypted value by the placeholder; ``null``
+        declares a secret that has no value yet; anything else sits in git.
         """
-        plain = sorted(key for key, value in secrets.items() if value != SECRET_PLACEHOLDER)
+        plain = sorted(k for k, v in secrets.items() if v not in (SECRET_PLACEHOLDER, None))
         if plain:
             raise ValueError(
                 f"{', '.join(plain)} in plain text, not encrypted. Fix: pulumi config set "
@@ -205,12 +224,17 @@ class StackConfig(_Section):
         return secrets
 
     @property
+    def unset_secrets(self) -> list[str]:
+        """Secrets the stack declares (``null``) but has no value for yet."""
+        return sorted(key for key, value in self.secrets.items() if value is None)
+
+    @property
     def history_server_image(self) -> str:
         """The History Server's own image, or the streams' (then it must be Spark 4.2+)."""
         return self.monitoring.history_server_image or self.spark.image
 
     @property
-    def history_server_hadoop(self) -> Literal["3.3", "3.4"]:
+    def history_server_hadoop(self) -> HadoopVersion:
         """Hadoop in :attr:`history_server_image`: as set, else what that image ships."""
         monitoring = self.monitoring
         if monitoring.history_server_hadoop_version:
@@ -219,37 +243,34 @@ class StackConfig(_Section):
 
 
 def parse_stack_config(values: dict[str, Any], *, file: str) -> StackConfig:
-    """Validated stack config, or :class:`InvalidInputError` naming every bad key."""
+    """Validated stack config, its ``spark:`` section complete (every setting it leaves out at
+    its declared default), or :class:`InvalidInputError` naming every bad key."""
     try:
         config = StackConfig.model_validate(values)
     except ValidationError as error:
         raise InvalidInputError(
             list(from_validation_error(error, file=file, stream=None, model=StackConfig))
         ) from None
-    if _history_server_reads_one_directory(config):
+    missing = settings.missing(config.spark, SparkSection)
+    if missing:
         raise InvalidInputError(
             [
-                Problem(
-                    file,
-                    None,
-                    "monitoring.historyServerImage",
-                    f"the streams' image runs Spark {config.spark.spark_version}, whose History "
-                    "Server reads one directory and will not start with one per stream. Fix: "
-                    "set historyServerImage to an image with Spark 4.2 or newer (and "
-                    "hadoop-aws), or historyServer: false",
-                )
+                Problem(file, None, f"spark.{s.camel}", "Field required. Fix: add it")
+                for s in missing
             ]
         )
-    return config
+    spark = SparkSection(**settings.merge(SparkSection, [config.spark]))
+    return config.model_copy(update={"spark": spark})
 
 
 # Several `spark.history.fs.logDirectory` entries: SPARK-55793, in Spark 4.2.
-_MULTI_DIRECTORY_HISTORY = (4, 2)
+MULTI_DIRECTORY_HISTORY = "4.2"
 
 
-def _history_server_reads_one_directory(config: StackConfig) -> bool:
+def history_server_reads_one_directory(config: StackConfig) -> bool:
+    """The History Server would run the streams' Spark, older than one directory per stream."""
     monitoring = config.monitoring
     if not monitoring.history_server or monitoring.history_server_image:
         return False
-    version = re.match(r"^(\d+)\.(\d+)", config.spark.spark_version)
-    return version is None or tuple(map(int, version.groups())) < _MULTI_DIRECTORY_HISTORY
+    minor = tuple(map(int, spark_minor(config.spark.spark_version).split(".")))
+    return minor < tuple(map(int, MULTI_DIRECTORY_HISTORY.split(".")))

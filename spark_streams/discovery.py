@@ -27,10 +27,17 @@ from spark_streams.problems import Problem, display_path, from_validation_error
 class StreamFile:
     path: Path
     stream: Stream
+    # When git last added the file (commit time); None: git does not hold it (yet).
+    added: int | None = None
 
     @cached_property
     def label(self) -> str:  # asked for by every check of the stream
         return display_path(self.path)
+
+    def added_order(self) -> tuple[int, str]:
+        """Sort key, oldest first: by when git added it (a file it does not hold is newest),
+        then by file name where git cannot tell."""
+        return (sys.maxsize if self.added is None else self.added, self.path.name)
 
 
 def stream_paths(directory: Path) -> list[Path]:
@@ -60,7 +67,7 @@ def load_streams(directory: Path) -> tuple[list[StreamFile], list[Problem]]:
                 "stacks={'<stack>': StackOverride(enabled=False)}",
             )
         ]
-    loaded: list[StreamFile] = []
+    loaded: list[tuple[Path, Stream]] = []
     problems: list[Problem] = []
     # Stream files may share constants through `_helpers.py` beside them. Appended, so that
     # nothing there shadows an installed module.
@@ -73,7 +80,7 @@ def load_streams(directory: Path) -> tuple[list[StreamFile], list[Problem]]:
             stream, found = _load_file(path)
             problems.extend(found)
             if stream is not None:
-                loaded.append(StreamFile(path, stream))
+                loaded.append((path, stream))
     finally:
         sys.path.remove(str(root))
         sys.dont_write_bytecode = write_bytecode
@@ -81,34 +88,42 @@ def load_streams(directory: Path) -> tuple[list[StreamFile], list[Problem]]:
         for name in set(sys.modules) - modules_before:
             if _loaded_from(sys.modules[name], root):
                 del sys.modules[name]
-    return loaded, problems
+    added = _added_times([path for path, _ in loaded])
+    return [
+        StreamFile(path, stream, added.get(path.resolve())) for path, stream in loaded
+    ], problems
 
 
-def added_order(items: Sequence[StreamFile]) -> list[StreamFile]:
-    """``items`` oldest first: by when git last added each file (one it does not hold yet
-    counts as newest), then by file name where git cannot tell."""
-    directory = items[0].path.resolve().parent
+def _added_times(paths: Sequence[Path]) -> dict[Path, int]:
+    """When git last added each file: one ``git log`` for them all; nothing outside git."""
+    if not paths:
+        return {}
 
     def git(*args: str, cwd: Path) -> str:
         return subprocess.run(
             ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
         ).stdout
 
-    added: dict[Path, int] = {}
     try:
-        top = Path(git("rev-parse", "--show-toplevel", cwd=directory).strip())
-        paths = [str(i.path.resolve()) for i in items]
+        top = Path(git("rev-parse", "--show-toplevel", cwd=paths[0].resolve().parent).strip())
         log = git(
-            "log", "--diff-filter=A", "--format=%x00%ct", "--name-only", "--", *paths, cwd=top
+            "log",
+            "--diff-filter=A",
+            "--format=%x00%ct",
+            "--name-only",
+            "--",
+            *(str(p.resolve()) for p in paths),
+            cwd=top,
         )
     except (OSError, subprocess.CalledProcessError):
-        log = ""
+        return {}
+    added: dict[Path, int] = {}
     for block in log.split("\0")[1:]:
         stamp, *names = block.strip().splitlines()
         for name in filter(None, names):
             # newest commit first: the first add seen is the latest one
             added.setdefault((top / name).resolve(), int(stamp))
-    return sorted(items, key=lambda i: (added.get(i.path.resolve(), sys.maxsize), i.path.name))
+    return added
 
 
 def _loaded_from(module: object, root: Path) -> bool:

@@ -11,8 +11,11 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from pydantic import ValidationError
+
 from spark_streams.capacity import Cost
-from spark_streams.diff import MARKDOWN_START, CostChange, DiffResult, cost_table, markdown, money
+from spark_streams.diff import MARKDOWN_START, DiffResult, cost_table, markdown, money
+from spark_streams.diff.result import CostChange
 from spark_streams.pricing import MonthlyAmount, Percent
 from spark_streams.stackfile import SECRET_PLACEHOLDER, leaves
 
@@ -43,9 +46,11 @@ def read_diff(text: str) -> DiffResult | None:
         return None
     try:
         return DiffResult.from_json(value)
-    except (KeyError, TypeError, AttributeError) as error:
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the document"
         raise ValueError(
-            f"JSON that is not `spark-streams diff --json` output ({type(error).__name__}: {error})"
+            f"JSON that is not `spark-streams diff --json` output ({where}: {first['msg']})"
         ) from None
 
 

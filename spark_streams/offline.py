@@ -6,10 +6,10 @@ issuer) come back as ``<unknown: ...>`` placeholders; secret values as ``[secret
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
+from pydantic import BaseModel, Field
 
 from components import HELM_RELEASE, STREAM
 from spark_streams import program, sdk
@@ -22,8 +22,9 @@ def unknown(what: str) -> str:
     return f"<unknown: {what}>"
 
 
-@dataclass
-class PlannedResource:
+class PlannedResource(BaseModel):
+    """One registration, as the engine would see it: what ``plan --json`` lists."""
+
     urn: str
     type: str
     name: str
@@ -36,17 +37,21 @@ class PlannedResource:
     inputs: dict[str, Any]
 
 
-@dataclass
-class Plan:
+# What `plan --json` writes; read by the diff (an older base's plan) and the twin.
+PLAN_VERSION = 1
+
+
+class Plan(BaseModel):
+    """Every resource the program registers for one stack, sorted by URN."""
+
     stack: str
-    resources: list[PlannedResource] = field(default_factory=list)
+    offline: Literal[True] = True
+    resources: list[PlannedResource] = Field(default_factory=list)
+    version: int = PLAN_VERSION
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "stack": self.stack,
-            "offline": True,
-            "resources": [vars(r) for r in self.resources],
-        }
+        dumped: dict[str, Any] = self.model_dump(mode="json")
+        return dumped
 
 
 class OfflineMocks(pulumi.runtime.Mocks):
@@ -101,7 +106,7 @@ def plan(inputs: Inputs) -> Plan:
     )
     names = {s.identity: s.name for s in inputs.streams}
     stream_of: dict[str, str | None] = {}
-    result = Plan(inputs.stack)
+    result = Plan(stack=inputs.stack)
     for registration in registrations:
         parent = registration.parent
         stream = stream_of.get(parent) if parent else None

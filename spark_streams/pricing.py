@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, PlainValidator, model_validator
+from pydantic import BaseModel, Field, PlainSerializer, PlainValidator, model_validator
 
-from spark_streams.model import STRICT
+from spark_streams.settings import STRICT
 
 HOURS_PER_MONTH = 730  # AWS's own month in its price pages: 8760 hours / 12
 
@@ -45,8 +45,8 @@ class Rate(BaseModel):
 
     model_config = STRICT
 
-    vcpu_hour: Price
-    gib_hour: Price
+    vcpu_hour: Price = Field(description="One vCPU for an hour")
+    gib_hour: Price = Field(description="One GiB of memory for an hour")
 
 
 # Defaults, USD, eu-west-1 (the stacks' region), as found on 2026-11-26 in stored copies of
@@ -127,7 +127,12 @@ def parse_warn_above(value: object) -> Percent | MonthlyAmount:
     )
 
 
-WarnAbove = Annotated[Percent | MonthlyAmount, PlainValidator(parse_warn_above)]
+WarnAbove = Annotated[
+    Percent | MonthlyAmount,
+    PlainValidator(parse_warn_above),
+    # As the stack file writes it: '20%' or '500'.
+    PlainSerializer(str, return_type=str),
+]
 
 
 class PricingConfig(BaseModel):
@@ -135,9 +140,11 @@ class PricingConfig(BaseModel):
 
     model_config = STRICT
 
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    on_demand: Rate = ON_DEMAND_DEFAULT
-    spot: Rate = SPOT_DEFAULT
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = Field(
+        default="USD", description="ISO code of the prices' currency"
+    )
+    on_demand: Rate = Field(default=ON_DEMAND_DEFAULT, description="On-demand capacity")
+    spot: Rate = Field(default=SPOT_DEFAULT, description="Spot capacity")
     default_capacity_type: CapacityType = Field(
         default="on-demand", description="For roles whose node selector does not say"
     )

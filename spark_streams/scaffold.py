@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from spark_streams.model import AppType
+from spark_streams.settings import AppType
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,11 @@ from typing import Any
 
 from kubeflow_spark_api import models as crd
 
+from spark_streams import program_conf
 from spark_streams.config import MonitoringConfig
-from spark_streams.model import Affinity, Deps, Executor, NodeSelectorTerm, PodSettings
-from spark_streams.resolve import DO_NOT_DISRUPT, EffectiveStream
+from spark_streams.metadata import DO_NOT_DISRUPT, labels
+from spark_streams.resolve import EffectiveStream
+from spark_streams.settings import Affinity, Deps, Executor, NodeSelectorTerm, PodSettings
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 KIND = "SparkApplication"
@@ -31,28 +33,9 @@ def s3a_credentials_provider(hadoop_version: str) -> str:
     return _S3A_CREDENTIALS[hadoop_version]
 
 
-IDENTITY_LABEL = "spark-streams/identity"  # what a stream's network policy selects its pods by
-OWNER_LABEL = "spark-streams/owner"
-# The stack a workload belongs to: the policy pack requires pinned images by it.
-STACK_LABEL = "spark-streams/stack"
-
-
-def labels(stream: EffectiveStream) -> dict[str, str]:
-    """Labels of everything a stream owns in the cluster; the stream's own ones under ours."""
-    owner = {OWNER_LABEL: stream.owner} if stream.owner else {}
-    return {
-        **stream.labels,
-        **owner,
-        "app.kubernetes.io/name": stream.name,
-        "app.kubernetes.io/part-of": "spark-streams",
-        "app.kubernetes.io/managed-by": "pulumi",
-        IDENTITY_LABEL: stream.identity,
-        STACK_LABEL: stream.stack,
-    }
-
-
 def spark_conf(stream: EffectiveStream) -> dict[str, str]:
-    """The stream's Spark conf with what spark-streams owns laid on top."""
+    """The stream's Spark conf: the program's defaults under it, what the program owns over it
+    (:mod:`spark_streams.program_conf`; a stream's ``spark_conf`` never holds an owned key)."""
     return {
         **stream.spark_conf,
         # Where the job keeps state; the job reads it (or names its query) to resume.
@@ -61,16 +44,7 @@ def spark_conf(stream: EffectiveStream) -> dict[str, str]:
         "spark.streams.sink": stream.sink.uri,
         "spark.eventLog.enabled": "true",
         "spark.eventLog.dir": stream.event_log.uri,
-        "spark.eventLog.rolling.enabled": "true",
-        "spark.eventLog.rolling.maxFileSize": "128m",
-        "spark.sql.streaming.metricsEnabled": "true",
-        # A resubmission or a spot interruption sends SIGTERM: executors hand their shuffle and
-        # cached blocks to the others before they go.
-        "spark.decommission.enabled": "true",
-        "spark.storage.decommission.enabled": "true",
-        "spark.storage.decommission.shuffleBlocks.enabled": "true",
-        "spark.storage.decommission.rddBlocks.enabled": "true",
-        "spark.kubernetes.executor.deleteOnTermination": "true",
+        **program_conf.spark_defaults_for(stream.spark_conf),
         # Driver and executors prove to each other that they hold the application's secret,
         # which Spark on Kubernetes generates per application (SPARK-26194), and encrypt
         # their RPC with it: a pod of another stream can neither run code in this one's
@@ -84,8 +58,7 @@ def hadoop_conf(stream: EffectiveStream) -> dict[str, str]:
     return {
         "fs.s3a.aws.credentials.provider": s3a_credentials_provider(stream.hadoop_version),
         "fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
-        # Skip probing parent "directories" the role may not read (Hadoop 3.4; ignored by 3.3).
-        "fs.s3a.performance.flags": "mkdir",
+        **program_conf.hadoop_defaults_for(stream.spark_conf),
     }
 
 

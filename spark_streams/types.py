@@ -6,6 +6,7 @@ Each type carries its own rule and error text so that a bad value is reported wi
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StrictInt
@@ -34,6 +35,8 @@ _REPOSITORY = re.compile(
     r"^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
 )
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# Spark's own version strings: 3.5.5, 4.0.0-preview2.
+_SPARK_VERSION = re.compile(r"^(?P<major>[0-9]+)\.(?P<minor>[0-9]+)\.[0-9]+(-[0-9A-Za-z.]+)?$")
 
 
 def _stream_name(value: str) -> str:
@@ -149,18 +152,44 @@ def _image(value: str) -> str:
     return value
 
 
-StreamName = Annotated[str, AfterValidator(_stream_name)]
-SparkMemory = Annotated[str, AfterValidator(_memory)]
-S3Uri = Annotated[str, AfterValidator(_s3_uri)]
-CpuQuantity = Annotated[str, AfterValidator(_cpu)]
-Cores = Annotated[StrictInt, Field(ge=1, description="Whole CPU cores (Spark needs an integer)")]
-Count = Annotated[StrictInt, Field(ge=1)]
-Seconds = Annotated[StrictInt, Field(ge=0)]
-LabelKey = Annotated[str, AfterValidator(_label_key)]
-LabelValue = Annotated[str, AfterValidator(_label_value)]
-TeamName = Annotated[str, AfterValidator(_team)]
-ObjectName = Annotated[str, AfterValidator(_dns_subdomain)]
-Image = Annotated[str, AfterValidator(_image)]
+def _spark_version(value: str) -> str:
+    if not _SPARK_VERSION.match(value):
+        raise ValueError(f"{value!r} is not a Spark version; write major.minor.patch, e.g. '3.5.5'")
+    return value
+
+
+def spark_minor(version: str) -> str:
+    """``'3.5'`` of a validated Spark version ``'3.5.5'``."""
+    match = _SPARK_VERSION.match(version)
+    if match is None:
+        raise ValueError(f"not a Spark version: {version!r}")
+    return f"{match['major']}.{match['minor']}"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How the reference docs name a type (:mod:`spark_streams.reference`)."""
+
+    name: str
+
+
+StreamName = Annotated[str, AfterValidator(_stream_name), Shown("stream name")]
+SparkMemory = Annotated[str, AfterValidator(_memory), Shown("Spark size, e.g. 2g")]
+S3Uri = Annotated[str, AfterValidator(_s3_uri), Shown("S3 URI")]
+CpuQuantity = Annotated[str, AfterValidator(_cpu), Shown("CPU quantity, e.g. 500m")]
+Cores = Annotated[
+    StrictInt,
+    Field(ge=1, description="Whole CPU cores (Spark needs an integer)"),
+    Shown("whole cores"),
+]
+Count = Annotated[StrictInt, Field(ge=1), Shown("integer >= 1")]
+Seconds = Annotated[StrictInt, Field(ge=0), Shown("integer >= 0")]
+LabelKey = Annotated[str, AfterValidator(_label_key), Shown("label key")]
+LabelValue = Annotated[str, AfterValidator(_label_value), Shown("label value")]
+TeamName = Annotated[str, AfterValidator(_team), Shown("team name")]
+ObjectName = Annotated[str, AfterValidator(_dns_subdomain), Shown("Kubernetes name")]
+Image = Annotated[str, AfterValidator(_image), Shown("image reference")]
+SparkVersion = Annotated[str, AfterValidator(_spark_version), Shown("Spark version")]
 
 
 def memory_mib(size: str) -> int:

@@ -10,12 +10,18 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pytest
+from hypothesis import settings
 
-from spark_streams import inputs, stackfile
+from spark_streams import checks, inputs, stackfile
 from spark_streams.config import StackConfig, parse_stack_config
+from spark_streams.problems import Problem
 from spark_streams.resolve import EffectiveStream
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+# Properties, not timings: a loaded CI machine must not fail an example for being slow.
+settings.register_profile("spark-streams", deadline=None)
+settings.load_profile("spark-streams")
 
 
 @pytest.fixture(autouse=True)
@@ -35,10 +41,11 @@ def stack_config(stack: str = "dev") -> StackConfig:
     return parse_stack_config(stack_values(stack), file=f"Pulumi.{stack}.yaml")
 
 
-class OwnedStream(EffectiveStream):
-    """A stream as it will be once streams have an owner (another change adds the field)."""
-
-    owner: str | None = None
+def stack_problems(values: dict[str, Any], stack: str) -> list[Problem]:
+    """The verdict on a stack config alone (no streams)."""
+    file = f"Pulumi.{stack}.yaml"
+    config = parse_stack_config(values, file=file)
+    return checks.verdict([], [], config, stack, file, ["dev", "prod"])
 
 
 def effective_streams(stack: str) -> tuple[EffectiveStream, ...]:

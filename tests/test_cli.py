@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import shutil
@@ -17,7 +18,7 @@ import yaml
 
 from spark_streams import cli, inputs, stackfile
 from spark_streams.cli import main
-from tests.conftest import PROJECT, OwnedStream, StreamWriter
+from tests.conftest import PROJECT, StreamWriter
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -256,10 +257,7 @@ def test_list_by_owner_sums_the_costs_of_each_owners_streams(
 
     def with_owners(project_dir: Path, args: argparse.Namespace) -> inputs.Inputs:
         loaded = inputs.load(project_dir, stackfile.read(project_dir, args.stack))
-        streams = tuple(
-            OwnedStream.model_validate({**s.model_dump(), "owner": owners[s.name]})
-            for s in loaded.streams
-        )
+        streams = tuple(dataclasses.replace(s, owner=owners[s.name]) for s in loaded.streams)
         return replace(loaded, streams=streams)
 
     monkeypatch.setattr(cli, "_inputs", with_owners)

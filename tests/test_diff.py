@@ -16,7 +16,11 @@ from typing import Any
 
 import pytest
 
-from spark_streams.diff import DiffResult, Side, compare, evaluate_here, markdown
+from spark_streams.diff import DiffResult, markdown
+from spark_streams.diff.compare import Side, compare
+from spark_streams.diff.pricing import priced
+from spark_streams.evaluation import StreamRecord, evaluate
+from spark_streams.offline import PlannedResource
 from spark_streams.pricing import HOURS_PER_MONTH, ON_DEMAND_DEFAULT, SPOT_DEFAULT, Rate
 from spark_streams.problems import InvalidInputError
 from tests.conftest import PROJECT, stack_config
@@ -92,10 +96,10 @@ class Trees:
     head: Path
 
     def result(self, stack: str) -> DiffResult:
-        old = evaluate_here(PROJECT, stack, self.base)
-        new = evaluate_here(PROJECT, stack, self.head)
-        pricing = stack_config(stack).pricing
-        return compare(old, new, stack=stack, base="base", commit="0" * 40, pricing=pricing)
+        old = Side.of(evaluate(PROJECT, stack, self.base))
+        new = Side.of(evaluate(PROJECT, stack, self.head))
+        result = compare(old, new, stack=stack, base="base", commit="0" * 40)
+        return priced(result, old, new, stack_config(stack).pricing)
 
     def json(self, stack: str = "dev") -> dict[str, Any]:
         return self.result(stack).to_json()
@@ -109,6 +113,22 @@ def trees(tmp_path: Path) -> Trees:
     for side in ("base", "head"):
         shutil.copytree(PROJECT / "streams", tmp_path / side)
     return Trees(tmp_path / "base", tmp_path / "head")
+
+
+def resource(urn: str, type_: str, name: str, inputs: dict[str, Any]) -> PlannedResource:
+    """A shared resource as a plan lists it."""
+    return PlannedResource(
+        urn=urn,
+        type=type_,
+        name=name,
+        parent=None,
+        stream=None,
+        protect=False,
+        retain_on_delete=False,
+        delete_before_replace=False,
+        dependencies=[],
+        inputs=inputs,
+    )
 
 
 def kinds(entry: dict[str, Any]) -> set[str]:
@@ -278,8 +298,8 @@ def test_mr_note_without_diff_uses_the_merge_requests_base(repo: Path) -> None:
 
 def test_shared_resources_are_matched_by_type_and_name_not_urn_spelling() -> None:
     def side(urn: str, retention: int) -> Side:
-        bucket = {"urn": urn, "type": "aws:s3/bucket:Bucket", "name": "data-lake", "stream": None}
-        return Side({}, {urn: {**bucket, "inputs": {"days": retention}}})
+        bucket = resource(urn, "aws:s3/bucket:Bucket", "data-lake", {"days": retention})
+        return Side({}, {urn: bucket})
 
     old = side("urn:pulumi:dev::p::pulumi:pulumi:Stack$aws:s3/bucket:Bucket::data-lake", 7)
     new = side(
@@ -290,7 +310,7 @@ def test_shared_resources_are_matched_by_type_and_name_not_urn_spelling() -> Non
     changed = compare(
         old, side(next(iter(new.resources)), 14), stack="dev", base="HEAD", commit="0"
     )
-    assert [r.name for r in changed.shared_changed] == ["data-lake"]
+    assert [r.name for r in changed.other.changed] == ["data-lake"]
 
 
 def test_a_program_change_names_what_changes_in_each_streams_resources(repo: Path) -> None:
@@ -346,14 +366,11 @@ def test_the_json_result_reads_back_as_it_was(trees: Trees) -> None:
     assert DiffResult.from_json(json.loads(json.dumps(result.to_json()))) == result
 
 
-def test_a_base_older_than_evaluate_here_is_asked_through_its_cli(repo: Path) -> None:
-    # Bases written before the diff evaluated a tree in one load answer `list` and `plan`.
-    diff_py = repo / "spark_streams/diff.py"
-    edit(diff_py, "def evaluate_here(", "def _evaluate_here(")
-    edit(diff_py, "side = evaluate_here(", "side = _evaluate_here(")
-    edit(diff_py, "after = evaluate_here(", "after = _evaluate_here(")
-    git(repo, "commit", "-qam", "old code")
-    git(repo, "checkout", "-q", "HEAD~1", "--", "spark_streams/diff.py")
+def test_a_base_from_before_the_evaluation_model_is_asked_through_its_cli(repo: Path) -> None:
+    # Bases written before spark_streams/evaluation.py answer `list --json` and `plan --json`.
+    git(repo, "rm", "-q", "spark_streams/evaluation.py")
+    git(repo, "commit", "-qm", "old code")
+    git(repo, "checkout", "-q", "HEAD~1", "--", "spark_streams/evaluation.py")
     edit(repo / "streams/orders.py", "instances=1,", "instances=2,")
     result = diff_json(repo)
     (entry,) = result["streams"]["changed"]
@@ -410,19 +427,9 @@ def test_removing_a_paused_stream_says_it_was_paused_and_what_keeps_its_checkpoi
 
 
 def test_each_shared_change_says_what_it_does() -> None:
-    old = Side(
-        {},
-        {
-            "u": {
-                "urn": "u",
-                "type": "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
-                "name": "monitoring-alerts",
-                "stream": None,
-                "inputs": {"spec": 1},
-            }
-        },
-    )
-    new = Side({}, {"u": {**old.resources["u"], "inputs": {"spec": 2}}})
+    rule = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+    old = Side({}, {"u": resource("u", rule, "monitoring-alerts", {"spec": 1})})
+    new = Side({}, {"u": resource("u", rule, "monitoring-alerts", {"spec": 2})})
     text = markdown(compare(old, new, stack="prod", base="b", commit="0" * 40))
     assert "alert rules are updated for the current streams" in text
 
@@ -487,12 +494,18 @@ def test_unchanged_streams_are_priced_for_the_whole_picture(trees: Trees) -> Non
 
 def test_a_base_in_a_shape_this_code_cannot_read_leaves_the_cost_unknown(trees: Trees) -> None:
     edit(trees.head / "orders.py", "instances=6", "instances=8")
-    old = evaluate_here(PROJECT, "prod", trees.base)
-    for stream in old.streams.values():
-        del stream["driver"]  # e.g. a base from before the effective streams had one
-    new = evaluate_here(PROJECT, "prod", trees.head)
-    pricing = stack_config("prod").pricing
-    result = compare(old, new, stack="prod", base="b", commit="0" * 40, pricing=pricing)
+    old = Side.of(evaluate(PROJECT, "prod", trees.base))
+    # e.g. a base from before the effective streams had a driver
+    without_driver = {
+        identity: StreamRecord.model_validate(
+            {k: v for k, v in record.settings().items() if k != "driver"}
+        )
+        for identity, record in old.streams.items()
+    }
+    old = Side(without_driver, old.resources)
+    new = Side.of(evaluate(PROJECT, "prod", trees.head))
+    result = compare(old, new, stack="prod", base="b", commit="0" * 40)
+    result = priced(result, old, new, stack_config("prod").pricing)
     assert result.cost is not None
     assert (result.cost.old_monthly, result.cost.delta_monthly) == (None, None)
     assert "does not read" in (result.cost.unknown or "")

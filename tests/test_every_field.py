@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from spark_streams.cli import main
-from spark_streams.model import Settings, StackOverride, Stream
+from spark_streams.model import StackOverride, Stream
+from spark_streams.settings import Group
 from tests.test_render import SCHEMA, undeclared
 from tests.test_security import K8S_VERSION
 
@@ -33,7 +34,7 @@ def unset(value: Any, path: str = "") -> list[str]:
     """Fields of ``value`` left at their default: a settings group knows which were written,
     a stream (a dataclass) is compared with its defaults. Kubernetes' own shapes (a toleration,
     a node selector term) are whole values, not groups of settings."""
-    if isinstance(value, Settings):
+    if isinstance(value, Group):
         missing = [
             f"{path}{k}" for k in type(value).model_fields if k not in value.model_fields_set
         ]

@@ -281,9 +281,9 @@ prefixes = st.lists(segments, min_size=1, max_size=3).map(lambda parts: "/".join
 @given(st.lists(prefixes, min_size=1, max_size=8))
 def test_sink_overlap_check_agrees_with_comparing_every_pair(sinks: list[str]) -> None:
     from spark_streams.discovery import StreamFile
+    from spark_streams.inputs import resolve_checked
     from spark_streams.model import Stream
     from spark_streams.problems import InvalidInputError
-    from spark_streams.resolve import resolve_all
     from tests.conftest import stack_config
 
     files = [
@@ -297,7 +297,7 @@ def test_sink_overlap_check_agrees_with_comparing_every_pair(sinks: list[str]) -
         if i != j and (b.startswith(a) and (a != b or i < j))
     }
     try:
-        resolve_all(files, stack_config("dev"), "dev", ["dev", "prod"])
+        resolve_checked(files, stack_config("dev"), "dev", ["dev", "prod"])
         reported: set[str] = set()
     except InvalidInputError as error:
         reported = {p.stream for p in error.problems if p.field == "sink" and p.stream}
@@ -330,8 +330,8 @@ def _allowed(policy: dict[str, Any], action: str, arn: str, prefix: str | None =
 
 def prefix_streams() -> list[EffectiveStream]:
     from spark_streams.discovery import StreamFile
+    from spark_streams.inputs import resolve_checked
     from spark_streams.model import Stream
-    from spark_streams.resolve import resolve_all
     from tests.conftest import stack_config
 
     names = [f"x-b{i}" for i in range(12)] + ["orders-ingest", "orders-ingest-eu"]
@@ -339,7 +339,7 @@ def prefix_streams() -> list[EffectiveStream]:
         StreamFile(Path(f"streams/{n}.py"), Stream(name=n, sink="s3://{lake}/raw/{stream}/"))
         for n in names
     ]
-    return resolve_all(files, stack_config("dev"), "dev", ["dev", "prod"])
+    return resolve_checked(files, stack_config("dev"), "dev", ["dev", "prod"])
 
 
 def test_no_stream_reads_writes_deletes_or_lists_anothers_objects() -> None:

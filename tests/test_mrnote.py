@@ -14,7 +14,14 @@ import pytest
 from spark_streams import mrnote
 from spark_streams.capacity import Cost
 from spark_streams.cli import main
-from spark_streams.diff import CapacityChange, CostChange, DiffResult, StreamChange, UnchangedCost
+from spark_streams.diff.result import (
+    CapacityChange,
+    CostChange,
+    DiffResult,
+    StreamChange,
+    StreamChanges,
+    UnchangedCost,
+)
 from spark_streams.pricing import MonthlyAmount, Percent
 from tests.conftest import PROJECT
 from tests.fake_gitlab import TOKEN, FakeGitLab, serve
@@ -400,10 +407,12 @@ def priced(
         stack="prod",
         base="main",
         base_commit="0" * 40,
-        added=tuple(e for e in entries if e.capacity and e.capacity.old is None),
-        removed=tuple(e for e in entries if e.capacity and e.capacity.new is None),
-        changed=tuple(
-            e for e in entries if e.capacity and None not in (e.capacity.old, e.capacity.new)
+        streams=StreamChanges(
+            added=tuple(e for e in entries if e.capacity and e.capacity.old is None),
+            removed=tuple(e for e in entries if e.capacity and e.capacity.new is None),
+            changed=tuple(
+                e for e in entries if e.capacity and None not in (e.capacity.old, e.capacity.new)
+            ),
         ),
         cost=CostChange(
             old_monthly=old_total,
@@ -453,14 +462,15 @@ def test_the_headline_of_no_change_and_of_a_change_of_cents() -> None:
 
 def test_the_headline_when_the_cost_is_not_known() -> None:
     assert mrnote.headline(None).startswith("Monthly cost not estimated")
-    unpriced = replace(priced(RISE), cost=None)
+    unpriced = priced(RISE).model_copy(update={"cost": None})
     assert "without costs" in mrnote.headline(unpriced)
-    assert "could not be planned" in mrnote.headline(replace(priced(RISE), base_error="boom"))
+    assert "could not be planned" in mrnote.headline(
+        priced(RISE).model_copy(update={"base_error": "boom"})
+    )
     result = priced(RISE)
     assert result.cost is not None
-    unknown = replace(
-        result, cost=replace(result.cost, old_monthly=None, unknown="the base is too old")
-    )
+    cost = replace(result.cost, old_monthly=None, unknown="the base is too old")
+    unknown = result.model_copy(update={"cost": cost})
     lines = note_of(unknown)
     assert lines[1] == "Monthly cost change unknown (now $1,612): the base is too old."
     assert "```mermaid" not in lines  # the base's bars would be drawn as nothing

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from spark_streams.discovery import StreamFile
+from spark_streams.inputs import resolve_checked
 from spark_streams.model import Driver, Executor, RestartPolicy, StackOverride, Stream
 from spark_streams.problems import InvalidInputError
-from spark_streams.resolve import iam_role_name, resolve_all
+from spark_streams.resolve import iam_role_name
 from tests.conftest import stack_config
 
 STACKS = ("dev", "prod")
@@ -20,7 +21,7 @@ def files(*streams: Stream) -> list[StreamFile]:
 
 
 def resolved(*streams: Stream, stack: str = "dev"):  # type: ignore[no-untyped-def]
-    return resolve_all(files(*streams), stack_config(stack), stack, STACKS)
+    return resolve_checked(files(*streams), stack_config(stack), stack, STACKS)
 
 
 def problems(*streams: Stream, stack: str = "dev") -> list[str]:
@@ -175,7 +176,7 @@ def test_long_role_names_are_shortened_stably_within_iam_limits() -> None:
                 sink="s3://{lake}/a/",
                 stacks={"dev": StackOverride(spark_conf={"spark.kafka.sasl.password": "x"})},
             ),
-            "spark_conf.spark.kafka.sasl.password",
+            "stacks.dev.spark_conf.spark.kafka.sasl.password",
             "secrets={'ENV_VAR'",
         ),
         (

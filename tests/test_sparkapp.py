@@ -9,9 +9,10 @@ import pytest
 from spark_streams import sparkapp
 from spark_streams.config import parse_stack_config
 from spark_streams.discovery import StreamFile
+from spark_streams.inputs import resolve_checked
 from spark_streams.model import Stream
 from spark_streams.problems import InvalidInputError
-from spark_streams.resolve import EffectiveStream, resolve, resolve_all
+from spark_streams.resolve import EffectiveStream, resolve
 from tests.conftest import stack_config, stack_values
 
 
@@ -64,7 +65,7 @@ def test_rpc_between_driver_and_executors_is_authenticated_and_encrypted() -> No
         )
     ]
     with pytest.raises(InvalidInputError) as caught:
-        resolve_all(files, stack_config("dev"), "dev", ["dev", "prod"])
+        resolve_checked(files, stack_config("dev"), "dev", ["dev", "prod"])
     fields = {p.field for p in caught.value.problems}
     assert fields == {"spark_conf.spark.authenticate", "spark_conf.spark.network.crypto.enabled"}
 

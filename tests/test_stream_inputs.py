@@ -11,8 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
+from spark_streams.checks import unschedulable
 from spark_streams.config import parse_stack_config
 from spark_streams.discovery import StreamFile
+from spark_streams.inputs import resolve_checked
 from spark_streams.model import (
     Affinity,
     Deps,
@@ -25,7 +27,6 @@ from spark_streams.model import (
     Toleration,
 )
 from spark_streams.problems import InvalidInputError
-from spark_streams.resolve import resolve_all, unschedulable
 from spark_streams.types import Image, LabelKey, LabelValue
 from tests.conftest import stack_config, stack_values
 from tests.test_discovery import messages
@@ -36,7 +37,7 @@ STACKS = ("dev", "prod")
 def problems(*streams: Stream, stack: str = "dev") -> list[str]:
     files = [StreamFile(Path(f"streams/{s.name}.py"), s) for s in streams]
     with pytest.raises(InvalidInputError) as caught:
-        resolve_all(files, stack_config(stack), stack, STACKS)
+        resolve_checked(files, stack_config(stack), stack, STACKS)
     return [str(p) for p in caught.value.problems]
 
 
@@ -62,7 +63,7 @@ def test_prod_requires_an_owner_and_dev_does_not() -> None:
         "owner (alerts are routed by it). Fix: owner='<team>', e.g. owner='data-platform'"
     ]
     files = [StreamFile(Path("streams/a.py"), ownerless)]
-    assert resolve_all(files, stack_config("dev"), "dev", STACKS)
+    assert resolve_checked(files, stack_config("dev"), "dev", STACKS)
 
 
 def test_owner_labels_and_annotations_are_checked_where_they_are_written(tmp_path: Path) -> None:
@@ -219,7 +220,7 @@ def test_plain_env_merges_stack_then_stream_then_stack_override() -> None:
             ),
         )
     ]
-    (dev,) = resolve_all(files, stack_config("dev"), "dev", STACKS)
+    (dev,) = resolve_checked(files, stack_config("dev"), "dev", STACKS)
     assert dev.env == {"TOPIC": "orders", "MODE": "sample"}
 
 
@@ -254,7 +255,7 @@ def test_dependencies_the_stream_can_fetch_are_accepted() -> None:
             Path("streams/a.py"), stream(deps=deps, reads=("s3://{lake}/reference/products/",))
         )
     ]
-    (dev,) = resolve_all(files, stack_config("dev"), "dev", STACKS)
+    (dev,) = resolve_checked(files, stack_config("dev"), "dev", STACKS)
     assert dev.deps == deps
 
 
@@ -311,7 +312,7 @@ def test_one_satisfiable_term_is_enough() -> None:
             stream(driver=Driver(affinity=either)),
         )
     ]
-    assert resolve_all(files, stack_config("prod"), "prod", STACKS)
+    assert resolve_checked(files, stack_config("prod"), "prod", STACKS)
 
 
 # A brute-force oracle: nodes are every labelling of two keys over three values (or absent, or a
