@@ -306,25 +306,36 @@ def test_a_failing_driver_is_resubmitted_after_the_retry_interval(
         conf[setting] = conf[setting].rstrip("/") + "-crashing/"
     interval = app["spec"]["restartPolicy"]["onFailureRetryInterval"]
     assert app["spec"]["restartPolicy"]["type"] == "Always"
-    twin.apply([app])
+    selector = f"sparkoperator.k8s.io/app-name={name},spark-role=driver"
+    with (
+        twin.watching("pods", "-n", twin.namespace, "-l", selector) as pods,
+        twin.watching(
+            "sparkapplications", "-n", twin.namespace, "--field-selector", f"metadata.name={name}"
+        ) as versions,
+    ):
+        twin.apply([app])
 
-    def failed_driver() -> Obj | None:
-        pod = twin.driver(name)
-        return pod if pod and pod["status"].get("phase") == "Failed" else None
+        def failing() -> Obj | None:
+            # The status the operator wrote when the driver failed, before it resubmits.
+            states = [v.get("status", {}) for v in list(versions)]
+            return next(
+                (s for s in states if s.get("applicationState", {}).get("state") == "FAILING"), None
+            )
 
-    first = poll("the crashing driver to fail", 120, failed_driver)
-    submitted = twin.app(name)
-    assert submitted is not None
-    status = submitted["status"]
-    attempts = status["submissionAttempts"]
-    last_attempt = timestamp(status["lastSubmissionAttemptTime"])
-    first_uid = first["metadata"]["uid"]
+        status = poll("the crashing driver to fail", 180, failing)
+        attempts = status["submissionAttempts"]
+        last_attempt = timestamp(status["lastSubmissionAttemptTime"])
 
-    def next_driver() -> Obj | None:
-        pod = twin.driver(name)
-        return pod if pod and pod["metadata"]["uid"] != first_uid else None
+        def drivers() -> list[Obj]:
+            unique = {p["metadata"]["uid"]: p for p in list(pods)}
+            return sorted(unique.values(), key=lambda p: p["metadata"]["creationTimestamp"])
 
-    second = poll("a resubmitted driver", 60 + interval * attempts, next_driver)
+        assert any(p["status"].get("phase") == "Failed" for p in list(pods))
+        second = poll(
+            "a resubmitted driver",
+            120 + interval * attempts,
+            lambda: drivers()[1] if len(drivers()) > 1 else None,
+        )
     waited = timestamp(second["metadata"]["creationTimestamp"]) - last_attempt
     # The operator waits interval x submissions so far, counted from the last submission
     # (timestamps have whole seconds).

@@ -284,6 +284,50 @@ class Twin:
         live = [p for p in pods if "deletionTimestamp" not in p["metadata"]]
         return live[0] if live else None
 
+    @contextmanager
+    def watching(self, *args: str) -> Iterator[list[Obj]]:
+        """Every version of the objects `kubectl get ARGS --watch` streams, as they come: unlike
+        polling, it misses no state however short (a failed driver the operator deletes within
+        milliseconds)."""
+        seen: list[Obj] = []
+        process = subprocess.Popen(
+            [
+                self.env["kubectl"],
+                "--kubeconfig",
+                self.env["kubeconfig"],
+                "get",
+                *args,
+                "--watch",
+                "-o",
+                "json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+        def read() -> None:
+            assert process.stdout is not None
+            decoder, buffer = json.JSONDecoder(), ""
+            for line in process.stdout:
+                buffer += line
+                try:
+                    obj, end = decoder.raw_decode(buffer.lstrip())
+                except json.JSONDecodeError:
+                    continue
+                with self._lock:
+                    seen.append(obj)
+                buffer = buffer.lstrip()[end:]
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            yield seen
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            reader.join(timeout=5)
+
     # --- recording, in the background ----------------------------------------------------
     @contextmanager
     def recording(self) -> Iterator[None]:
