@@ -35,7 +35,7 @@ lint: sync
 types: sync
 	@echo "== mypy --strict (project and .ci/, then policies/)"
 	@$(RUN) mypy . .ci
-	@cd policies && $(RUN) mypy .
+	@cd policies && $(RUN) mypy --exclude '^venv/' .  # venv/: the pack's own virtualenv
 
 unit: sync
 	@echo "== pytest under $$($(RUN) python -c 'import platform as p; print(p.python_implementation(), p.python_version())') ($(PYTHON), $${UV_PROJECT_ENVIRONMENT:-.venv})"

@@ -12,7 +12,6 @@ import pulumi_kubernetes as k8s
 from components import SPARK_OPERATOR
 from spark_streams.config import OperatorConfig
 
-CHART_REPO = "https://kubeflow.github.io/spark-operator"
 CHART = "spark-operator"
 RELEASE = "spark-operator"
 
@@ -49,6 +48,16 @@ def chart_values(args: SparkOperatorArgs) -> dict[str, Any]:
     return _merge(ours, args.config.values)
 
 
+def chart(source: str) -> dict[str, Any]:
+    """The release's chart arguments for ``operator.chartSource``: the chart by name from a
+    Helm repository, its reference in an OCI registry, or a local directory or archive."""
+    if source.startswith("https://"):
+        return {"chart": CHART, "repository_opts": {"repo": source}}
+    if source.startswith("oci://"):
+        return {"chart": f"{source.rstrip('/')}/{CHART}"}
+    return {"chart": source}
+
+
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -71,9 +80,8 @@ class SparkOperator(pulumi.ComponentResource):
         self.release = k8s.helm.v3.Release(
             name,
             name=RELEASE,
-            chart=CHART,
             version=args.config.chart_version,
-            repository_opts={"repo": CHART_REPO},
+            **chart(args.config.chart_source),
             namespace=args.config.namespace,
             create_namespace=True,
             values=chart_values(args),

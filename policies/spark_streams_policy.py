@@ -137,7 +137,8 @@ def spark_application_well_formed(
     if namespace not in set(namespaces):
         report(f"{resource.name}: namespace {namespace!r} is not a spark-streams namespace")
     policy = spec.get("restartPolicy")
-    if not isinstance(policy, dict) or "type" not in policy:
+    # Mapping, not dict: CrossGuard hands a pack its properties wrapped in read-only proxies.
+    if not isinstance(policy, Mapping) or "type" not in policy:
         report(f"{resource.name}: spec.restartPolicy must be an object with a type")
     for role in ("driver", "executor"):
         pod = spec.get(role) or {}

@@ -23,12 +23,25 @@ from spark_streams.types import Count, Image, ObjectName, spark_minor
 _CHART_VERSION = re.compile(r"^2\.5\.[0-9]+$")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _BUCKET_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$")
+_OCI_REGISTRY = re.compile(r"^oci://[^/\s]+(/\S+)?$")
+# The project's public Helm repository: where the chart comes from unless the stack says.
+CHART_REPOSITORY = "https://kubeflow.github.io/spark-operator"
 
 
 def _chart_version(value: str) -> str:
     if not _CHART_VERSION.match(value):
         raise ValueError(f"{value!r} is not a 2.5.x spark-operator chart version (e.g. '2.5.2')")
     return value
+
+
+def _chart_source(value: str) -> str:
+    if value.startswith("https://") or _OCI_REGISTRY.match(value) or "://" not in value:
+        return value
+    raise ValueError(
+        f"{value!r} is no chart source: use an https:// Helm repository, an oci:// registry "
+        "(e.g. 'oci://123456789012.dkr.ecr.eu-west-1.amazonaws.com/charts') or the path of a "
+        "chart directory or .tgz"
+    )
 
 
 def _namespace(value: str) -> str:
@@ -78,6 +91,12 @@ class OperatorConfig(_Section):
 
     chart_version: Annotated[str, AfterValidator(_chart_version)] = Field(
         description="The chart's version, 2.5.x"
+    )
+    chart_source: Annotated[str, AfterValidator(_chart_source)] = Field(
+        default=CHART_REPOSITORY,
+        description="Where the chart comes from: a Helm repository (https://), an OCI registry "
+        "(oci://, e.g. a mirror in ECR: the chart is <registry path>/spark-operator) or a chart "
+        "directory or .tgz (air-gapped; relative to the project)",
     )
     namespace: Namespace = Field(
         default="spark-operator", description="Namespace of the operator itself"

@@ -8,7 +8,9 @@ documented names). What lives here, and why:
 - recording each registration as the engine would see it (URN, parent, options, dependencies),
   which the offline plan prints and the public mock API does not expose;
 - skipping the per-registration stack trace in offline plans, and unwrapping the SDK's secret
-  wire format.
+  wire format;
+- for the local twin only (twin/engine/language_host.py): the Automation API's in-process
+  language runtime, which runs a program for the real CLI without the Python language host.
 
 :func:`check_version` refuses an SDK outside the range this was written for, and
 ``tests/test_sdk.py`` fails when an upgrade changes any behaviour relied on here.
@@ -29,6 +31,7 @@ from pulumi.runtime import mocks as runtime_mocks
 from pulumi.runtime import resource as runtime_resource
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import source_pb2
+from pulumi.runtime.proto.language_pb2_grpc import LanguageRuntimeServicer
 
 # The SDK versions this module was written and tested against (pyproject pins one of them).
 SUPPORTED = ((3, 260), (4, 0))
@@ -67,6 +70,15 @@ def is_rpc_secret(value: Any) -> bool:
 
 def unwrap_rpc_secret(value: Any) -> Any:
     return rpc.unwrap_rpc_secret(value)
+
+
+def inline_language_server(program: Callable[[], None]) -> LanguageRuntimeServicer:
+    """The language runtime the Automation API serves for an inline program: ``Run`` runs
+    ``program`` in this process against the engine that called it (``pulumi.automation._server``).
+    """
+    from pulumi.automation._server import LanguageServer
+
+    return LanguageServer(program)
 
 
 @dataclass(frozen=True)

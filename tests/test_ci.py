@@ -229,7 +229,7 @@ def test_gitlab_drift_jobs_preview_each_stack_with_its_preview_role() -> None:
             "STACK": stack,
             "AWS_ROLE_ARN": f"$AWS_PREVIEW_ROLE_ARN_{stack.upper()}",
         }
-        (preview,) = [line for line in drift["script"] if line.startswith("pulumi preview")]
+        (preview,) = [line for line in drift["script"] if "pulumi preview" in line]
         assert '--stack "$STACK"' in preview
         assert "--refresh" in preview and "--expect-no-changes" in preview
         assert "--event-log" in preview
@@ -302,6 +302,20 @@ def test_deploys_continue_on_error_and_run_the_report() -> None:
     workflow = yaml.safe_load(GITHUB.read_text())
     for stack in ("dev", "prod"):
         assert _step(workflow["jobs"][f"deploy-{stack}"], "Deploy")["env"]["STACK"] == stack
+
+
+def test_every_command_writing_an_event_log_enables_pulumis_debug_commands() -> None:
+    # `--event-log` exists only while PULUMI_DEBUG_COMMANDS=true (Pulumi 3.x): without it the
+    # real CLI stops at `unknown flag: --event-log` before deploying or checking anything.
+    lines = [*GITLAB.read_text().splitlines(), *GITHUB.read_text().splitlines()]
+    commands = [
+        line.strip().removeprefix("- ")
+        for line in lines
+        if "--event-log" in line and not line.strip().startswith("#")
+    ]
+    assert len(commands) == 5  # GitLab's deploy and drift; GitHub's two deploys and drift
+    for command in commands:
+        assert command.startswith("PULUMI_DEBUG_COMMANDS=true pulumi "), command
 
 
 @dataclass

@@ -94,6 +94,13 @@ def test_wrong_types_and_values_are_named_by_their_yaml_path() -> None:
     assert any("field 'operator.chartVersion'" in m and "2.5.x" in m for m in found)
 
 
+def test_a_chart_source_that_is_no_repository_registry_or_path_is_refused() -> None:
+    values = valid()
+    values["operator"] = {"chartVersion": "2.5.2", "chartSource": "s3://charts/spark"}
+    (message,) = problems(values)
+    assert "field 'operator.chartSource'" in message and "oci://" in message
+
+
 def test_unknown_keys_are_rejected() -> None:
     values = valid()
     values["bukets"] = {}

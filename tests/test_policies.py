@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import spark_streams_policy as rules  # policies/ is on the test path, as Pulumi runs the pack
+from pulumi_policy.proxy import unknown_checking_proxy
 
 from spark_streams.cli import main
 
@@ -32,17 +33,27 @@ def violations(rule: Any, *args: Any) -> list[str]:
     return found
 
 
-def planned(stack: str, capsys: pytest.CaptureFixture[str]) -> list[Res]:
+def planned(stack: str, capsys: pytest.CaptureFixture[str], proxied: bool = False) -> list[Res]:
+    """The stack's resources as the rules see them; ``proxied``: wrapped as CrossGuard wraps a
+    resource's properties for a Python pack (read-only mappings and sequences, not dicts)."""
     assert main(["plan", "--json", "--stack", stack]) == 0
     return [
-        Res(r["type"], r["inputs"], r["name"], Opts(r["protect"]))
+        Res(
+            r["type"],
+            unknown_checking_proxy(r["inputs"]) if proxied else r["inputs"],
+            r["name"],
+            Opts(r["protect"]),
+        )
         for r in json.loads(capsys.readouterr().out)["resources"]
     ]
 
 
+@pytest.mark.parametrize("proxied", [False, True], ids=["plain", "as-crossguard-passes-them"])
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_our_own_plans_pass_every_rule(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
-    resources = planned(stack, capsys)
+def test_our_own_plans_pass_every_rule(
+    stack: str, proxied: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    resources = planned(stack, capsys, proxied)
     assert violations(rules.buckets_hardened, resources) == []
     for r in resources:
         if r.resource_type in rules.ROLE_POLICIES:

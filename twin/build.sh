@@ -34,9 +34,15 @@ build_go() {
 	tmp=$(mktemp -d "$TWIN_CACHE/.tmp-$component-XXXXXX")
 	trap 'rm -rf "$tmp"' RETURN
 	mkdir -p "$tmp/bin"
+	local build_dir=$module_dir
+	if [[ $component == pulumi-kubernetes ]]; then
+		build_dir=$tmp/src
+		stage_kubernetes_provider "$module_dir" "$build_dir"
+	fi
 	for pkg in "$@"; do
-		(cd "$module_dir" && go build -trimpath -ldflags="-s -w $ldflags" -o "$tmp/bin/" "$pkg")
+		(cd "$build_dir" && go build -trimpath -ldflags="-s -w $ldflags" -o "$tmp/bin/" "$pkg")
 	done
+	rm -rf "$tmp/src"
 	# Binaries are named after their package; give the two generic ones their usual names.
 	[[ -f $tmp/bin/server ]] && mv "$tmp/bin/server" "$tmp/bin/etcd"
 	[[ -f $tmp/bin/operator ]] && mv "$tmp/bin/operator" "$tmp/bin/spark-operator"
@@ -50,6 +56,25 @@ build_go() {
 	touch "$tmp/.complete"
 	rm -rf "$dest"
 	mv -T "$tmp" "$dest"
+}
+
+# stage_kubernetes_provider MODULE_DIR SRC: the provider's main package embeds files that
+# upstream's `go generate` writes beside it (the schema, stamped with the release's version),
+# which the read-only module cache cannot take, and `-overlay` may not replace files there. So
+# the package (upstream's files, unchanged) is copied into a module of its own under SRC, with
+# twin/go/pulumi-kubernetes's go.mod and go.sum, and generated there as upstream's Makefile does.
+stage_kubernetes_provider() {
+	local module_dir=$1 src=$2 upstream
+	# The module's directory: `go list` of the package itself fails on its missing embeds.
+	upstream=$(cd "$module_dir" && go list -m -f '{{.Dir}}' \
+		github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes
+	mkdir -p "$src/cmd"
+	cp "$module_dir/go.mod" "$module_dir/go.sum" "$src/"
+	cp -r "$upstream" "$src/cmd/pulumi-resource-kubernetes"
+	chmod -R u+w "$src"
+	log "generating the provider's embedded schema (about 2 min of the build)"
+	(cd "$src/cmd/pulumi-resource-kubernetes" &&
+		VERSION=$(release_version pulumi-kubernetes | sed 's/^v//') go run generate.go)
 }
 
 build_pyspark() {
@@ -83,8 +108,13 @@ build_go kubernetes "$k8s_ldflags" \
 	k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 build_go kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$(component_version kwok)" \
 	sigs.k8s.io/kwok/cmd/kwok
-build_go helm "-X helm.sh/helm/v3/internal/version.version=$(component_version helm)" \
-	helm.sh/helm/v3/cmd/helm
 build_go spark-operator "" github.com/kubeflow/spark-operator/v2/cmd/operator
+# The engine: the CLI, and the Kubernetes provider at the release its pin is (what the engine
+# reads from the plugin; it is installed under the SDK's version, see twin/engine/).
+build_go pulumi "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$(component_version pulumi)" \
+	github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+build_go pulumi-kubernetes \
+	"-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$(release_version pulumi-kubernetes | sed 's/^v//')" \
+	./cmd/pulumi-resource-kubernetes
 build_pyspark
 log "twin components ready in $TWIN_CACHE"

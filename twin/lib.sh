@@ -14,13 +14,28 @@ component_version() {
 	etcd) module=go.etcd.io/etcd/server/v3 ;;
 	kubernetes) module=k8s.io/kubernetes ;;
 	kwok) module=sigs.k8s.io/kwok ;;
-	helm) module=helm.sh/helm/v3 ;;
 	spark-operator) module=github.com/kubeflow/spark-operator/v2 ;;
 	minio) module=github.com/minio/minio ;;
+	pulumi) module=github.com/pulumi/pulumi/pkg/v3 ;;
+	# The provider module is served only as a pseudo-version: it names the cache directory, so
+	# a new pin builds beside the old; release_version is the release that commit is.
+	pulumi-kubernetes) module=github.com/pulumi/pulumi-kubernetes/provider/v4 ;;
 	*) die "unknown component $1" ;;
 	esac
 	awk -v m="$module" '{ for (i = 1; i < NF; i++) if ($i == m && $(i + 1) ~ /^v/) { print $(i + 1); exit } }' \
 		"$TWIN_DIR/go/$1/go.mod"
+}
+
+# The release a component's pin is, as its binary reports it: the Kubernetes provider's is that
+# of the published sdk that twin/go/pulumi-kubernetes/go.mod requires in place of upstream's
+# ../sdk (the same release's commit); for the others, their pinned version.
+release_version() {
+	if [[ $1 == pulumi-kubernetes ]]; then
+		awk '$1 == "github.com/pulumi/pulumi-kubernetes/sdk/v4" { print $2; exit }' \
+			"$TWIN_DIR/go/$1/go.mod"
+	else
+		component_version "$1"
+	fi
 }
 
 component_dir() {
@@ -35,6 +50,8 @@ component_dir() {
 cold_minutes() {
 	case $1 in
 	kubernetes) echo 20 ;;
+	pulumi) echo 10 ;;
+	pulumi-kubernetes) echo 20 ;;
 	*) echo 3 ;;
 	esac
 }
@@ -57,7 +74,18 @@ PORT_WEBHOOK_METRICS=$((base + 8))
 PORT_WEBHOOK_HEALTH=$((base + 9))
 PORT_CONTROLLER_METRICS=$((base + 10))
 PORT_CONTROLLER_HEALTH=$((base + 11))
+PORT_MOTO=$((base + 12))
 unset base
+# The API server's egress for cluster traffic (Services): twin/hostpods.py's proxy.
+EGRESS_SOCKET="$STATE/egress.sock"
+# The engine's environment (twin/engine/setup.sh) and the API server's service-account issuer
+# (what the EKS lookup answers as the cluster's OIDC issuer).
+ENGINE_DIR="$STATE/pulumi"
+SERVICE_ACCOUNT_ISSUER=https://kubernetes.default.svc.cluster.local
+
+# The version of a Python package the project's environment holds (uv.lock pins them).
+sdk_version() { "$REPO_DIR/.venv/bin/python" -c 'import sys; from importlib.metadata import version; print(version(sys.argv[1]))' "$1"; }
+moto_version() { sdk_version moto; }
 
 # start NAME COMMAND...: runs COMMAND in a session of its own (so twin/down.sh can end it with
 # every child it spawned, e.g. spark-submit's JVMs), logging to .twin/logs/NAME.log.

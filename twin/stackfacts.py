@@ -1,13 +1,11 @@
 """What the twin takes from the program itself, so it runs what the stacks would deploy.
 
 ``release STACK``: the spark-operator Helm release as ``spark-streams plan --json`` registers it
-(name, namespace, chart version, values), as JSON.
-``namespace STACK``: the streaming Namespace exactly as ``spark-streams render`` prints it; the
-program creates it before the operator's release (whose chart puts RBAC in it), so the twin
-applies it first too.
+(name, namespace, chart version, values), as JSON: the twin checks that it built that chart.
 ``nodes STACK...``: kwok Node manifests (JSON list), a pool per placement the given stacks'
 streams ask for (driver and executor each), labelled and tainted so that pods can be scheduled
-only where the stacks say.
+only where the stacks say, and a pool with no label or taint of theirs for the cluster's own
+workloads (the operator's and the History Server's pods).
 """
 
 from __future__ import annotations
@@ -16,8 +14,6 @@ import json
 import subprocess
 import sys
 from typing import Any
-
-import yaml
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 NODES = 2  # per pool
@@ -37,13 +33,6 @@ def _cli(*args: str) -> dict[str, Any]:
     return result
 
 
-def namespace(stack: str) -> dict[str, Any]:
-    documents = yaml.safe_load_all(_run("render", "--stack", stack))
-    (found,) = [d for d in documents if d and d["kind"] == "Namespace"]
-    result: dict[str, Any] = found
-    return result
-
-
 def release(stack: str) -> dict[str, Any]:
     plan = _cli("plan", "--stack", stack, "--json")
     releases = [r for r in plan["resources"] if r["type"] == HELM_RELEASE]
@@ -59,10 +48,15 @@ def release(stack: str) -> dict[str, Any]:
     }
 
 
+# A node pool: its labels and its taints.
+_Pool = tuple[dict[str, str], list[dict[str, str]]]
+
+
 def nodes(stacks: list[str]) -> list[dict[str, Any]]:
     """A pool of nodes per placement the streams ask for: each role's node selector over the
     shared one, and a taint for each toleration that role has (a pod must tolerate them all)."""
-    pools: dict[str, tuple[dict[str, str], list[dict[str, str]]]] = {}
+    system: _Pool = ({"workload": "system"}, [])
+    pools: dict[str, _Pool] = {"system": system}
     for stack in stacks:
         for stream in _cli("list", "--stack", stack, "--json")["streams"]:
             for role in ("driver", "executor"):
@@ -109,14 +103,10 @@ def main(argv: list[str]) -> None:
     match argv:
         case ["release", stack]:
             print(json.dumps(release(stack)))
-        case ["namespace", stack]:
-            print(json.dumps(namespace(stack)))
         case ["nodes", *stacks] if stacks:
             print(json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes(stacks)}))
         case _:
-            raise SystemExit(
-                "usage: stackfacts.py release STACK | namespace STACK | nodes STACK..."
-            )
+            raise SystemExit("usage: stackfacts.py release STACK | nodes STACK...")
 
 
 if __name__ == "__main__":

@@ -5,14 +5,14 @@ TWIN_ENV = UV="$(UV)" RUN="$(RUN)"
 twin-build: sync ## build (or reuse from the cache) every binary the twin runs
 	@$(TWIN_ENV) bash twin/build.sh
 
-twin-up: twin-build ## start the twin for STACK; admin kubeconfig in .twin/kubeconfig
+twin-up: twin-build ## start the twin for STACK; then twin/pulumi up --yes --stack STACK deploys it
 	@$(TWIN_ENV) bash twin/up.sh $(STACK)
 
 twin-down: ## stop every process of the twin
 	@bash twin/down.sh
 
-# Per stack: a fresh twin whose operator runs as that stack's release configures it, the
-# scenarios, then down (also when a scenario fails). What was proven: .twin-report/.
+# Per stack: a fresh twin, the scenarios (the first deploys the stack with twin/pulumi), then
+# down (also when a scenario fails). What was proven: .twin-report/.
 e2e: twin-build
 	@rm -rf .twin-report; trap 'bash twin/down.sh' EXIT; trap 'exit 1' INT TERM; \
 	for stack in $(TWIN_STACKS); do \
@@ -27,6 +27,7 @@ e2e: twin-build
 bench-twin: twin-build ## time to RUNNING and submissions per minute for 1, 10 and 50 streams
 	@trap 'bash twin/down.sh' EXIT; trap 'exit 1' INT TERM; bash twin/down.sh --quiet; \
 	TWIN_CONTROLLER_WORKERS=$(WORKERS) $(TWIN_ENV) bash twin/up.sh $(STACK) && \
+	twin/pulumi up --yes --skip-preview --suppress-progress --stack $(STACK) >/dev/null && \
 	$(RUN) python -m twin.bench
 
 # The data path (docs/data-path.md): each stack's streams as a real Spark job against MinIO,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Starts the twin: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on
-# 127.0.0.1, then the spark-operator controller and webhook as host processes configured from
-# the chart rendered with the stack's Helm release values. Idempotent: a twin that is up and
-# healthy is left alone; anything half up is stopped and started again.
+# Starts the twin for a stack: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+# kwok on 127.0.0.1, twin/hostpods.py (which runs the spark-operator's pods as host processes
+# once the program's Helm release has installed them), a moto server for the AWS half, and the
+# Pulumi engine's environment (twin/engine/setup.sh): after it, `twin/pulumi up --stack STACK`
+# deploys the stack. Idempotent: a twin up and healthy for STACK is left alone; anything else
+# is stopped and started again.
 #
 # usage: twin/up.sh STACK     (writes .twin/kubeconfig, an admin kubeconfig)
 set -euo pipefail
@@ -13,19 +15,19 @@ source "$TWIN_DIR/lib.sh"
 STACK=${1:?usage: up.sh STACK}
 RUN=${RUN:?RUN must be the project\'s python runner (set by twin.mk)}
 
-if [[ -f $STATE/up && -f $KUBECONFIG_ADMIN ]] && all_alive && api_ready; then
-	log "twin already up (stack $(cat "$STATE/up")): $KUBECONFIG_ADMIN"
+if [[ -f $STATE/up && $(cat "$STATE/up") == "$STACK" && -f $KUBECONFIG_ADMIN ]] &&
+	all_alive && api_ready; then
+	log "twin already up (stack $STACK): $KUBECONFIG_ADMIN"
 	exit 0
 fi
 "$TWIN_DIR/down.sh" --quiet
 
-for c in etcd kubernetes kwok helm spark-operator pyspark; do
+for c in etcd kubernetes kwok spark-operator pyspark pulumi pulumi-kubernetes; do
 	[[ -f $(component_dir "$c")/.complete ]] || die "$c is not built: run make twin-build"
 done
 ETCD_BIN=$(component_dir etcd)/bin
 K8S_BIN=$(component_dir kubernetes)/bin
 KWOK_BIN=$(component_dir kwok)/bin
-HELM_BIN=$(component_dir helm)/bin
 OPERATOR=$(component_dir spark-operator)
 SPARK_HOME=$(component_dir pyspark)/site/pyspark
 KUBECTL=("$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN")
@@ -109,6 +111,19 @@ start etcd "$ETCD_BIN/etcd" --name twin --data-dir "$STATE/etcd" \
 wait_for "etcd" 30 curl -sf "http://127.0.0.1:$PORT_ETCD/health"
 
 log "starting kube-apiserver $(component_version kubernetes)"
+# The API server reaches Services (the operator's webhook) through the twin's pod network,
+# twin/hostpods.py's proxy: an HTTP CONNECT egress for cluster traffic on a Unix socket.
+cat >"$STATE/egress.yaml" <<EOF
+apiVersion: apiserver.k8s.io/v1beta1
+kind: EgressSelectorConfiguration
+egressSelections:
+- name: cluster
+  connection:
+    proxyProtocol: HTTPConnect
+    transport:
+      uds:
+        udsName: $EGRESS_SOCKET
+EOF
 # RBAC (and Node) authorization, service-account tokens signed by the twin's key; admission
 # plugins are the defaults, which include PodSecurity (enforcing per namespace label),
 # ServiceAccount and the mutating and validating webhook plugins. Privileged containers are
@@ -120,10 +135,11 @@ start kube-apiserver "$K8S_BIN/kube-apiserver" \
 	--client-ca-file "$pki/ca.crt" \
 	--authorization-mode Node,RBAC \
 	--allow-privileged=true \
-	--service-account-issuer https://kubernetes.default.svc.cluster.local \
+	--service-account-issuer "$SERVICE_ACCOUNT_ISSUER" \
 	--service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
 	--service-cluster-ip-range 10.0.0.0/24 \
 	--enable-admission-plugins NodeRestriction \
+	--egress-selector-config-file "$STATE/egress.yaml" \
 	--endpoint-reconciler-type none \
 	--profiling=false
 wait_for "kube-apiserver" 90 api_ready_with "$KUBECONFIG_ADMIN.tmp"
@@ -156,7 +172,8 @@ start kwok "$KWOK_BIN/kwok" --kubeconfig "$STATE/kwok.kubeconfig" \
 	--config "$TWIN_DIR/stages/node.yaml" --config "$TWIN_DIR/stages/pod.yaml" \
 	--config "$TWIN_DIR/stages/driver-failure.yaml"
 
-# Nodes labelled and tainted as both stacks' streams expect.
+# Nodes labelled and tainted as both stacks' streams expect, and a pool with neither for the
+# cluster's own workloads (the operator, the History Server).
 $RUN python "$TWIN_DIR/stackfacts.py" nodes dev prod >"$STATE/nodes.json"
 "${KUBECTL[@]}" create -f "$STATE/nodes.json" >/dev/null
 wait_for "kwok nodes Ready" 60 "${KUBECTL[@]}" wait --for=condition=Ready node --all --timeout=2s
@@ -164,83 +181,58 @@ wait_for "kwok nodes Ready" 60 "${KUBECTL[@]}" wait --for=condition=Ready node -
 # above) would lift the taint once the node is Ready, so the twin does it.
 "${KUBECTL[@]}" taint nodes --all node.kubernetes.io/not-ready:NoSchedule- >/dev/null
 
-# --- the operator, as the stack's Helm release configures it -------------------------------
+# --- the operator's pods, run on the host once the program's release installs them ----------
 $RUN python "$TWIN_DIR/stackfacts.py" release "$STACK" >"$STATE/release.json"
-release=$(jq -r .name "$STATE/release.json")
-release_ns=$(jq -r .namespace "$STATE/release.json")
 chart_version=$(jq -r .version "$STATE/release.json")
 operator_version=$(component_version spark-operator)
 [[ v$chart_version == "$operator_version" ]] ||
 	die "stack $STACK deploys chart $chart_version but the twin builds spark-operator $operator_version: bump twin/go/spark-operator/go.mod"
-if [[ -n ${TWIN_CONTROLLER_WORKERS:-} ]]; then
-	# Only for `make bench-twin WORKERS=n`: what another controller.workers would do.
-	log "overriding the release's controller.workers with $TWIN_CONTROLLER_WORKERS (bench)"
-	jq --argjson w "$TWIN_CONTROLLER_WORKERS" '.values.controller.workers = $w' \
-		"$STATE/release.json" >"$STATE/release.tmp" && mv "$STATE/release.tmp" "$STATE/release.json"
-fi
-jq .values "$STATE/release.json" >"$STATE/values.json"
-log "rendering chart spark-operator $chart_version with helm $(component_version helm) and the $STACK release's values"
-# The cluster's extra APIs (the stand-in Prometheus operator CRDs) exist before the chart is
-# rendered, and helm is told every API the twin serves, as `helm install` learns them from a
-# cluster: the chart renders its PodMonitor only where that API exists.
+# The cluster's extra APIs (the stand-in Prometheus operator CRDs), there before the program
+# runs, as in a cluster with the Prometheus operator.
 "${KUBECTL[@]}" apply --server-side --field-manager twin \
 	-f "$TWIN_DIR/crds/prometheus-operator.yaml" >/dev/null
 wait_for "stand-in CRDs established" 60 "${KUBECTL[@]}" wait --for condition=Established \
 	--timeout 2s crd/podmonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com
-api_versions=()
-while read -r api_version kind; do
-	api_versions+=(--api-versions "$api_version" --api-versions "$api_version/$kind")
-done < <("${KUBECTL[@]}" api-resources --no-headers | awk '{ print $(NF - 2), $NF }' | sort -u)
-"$HELM_BIN/helm" template "$release" "$OPERATOR/chart" --namespace "$release_ns" \
-	--kube-version "$(component_version kubernetes)" "${api_versions[@]}" \
-	--include-crds --values "$STATE/values.json" >"$STATE/chart.yaml"
-# Splits the chart into what the API server gets (CRDs, RBAC, service accounts, webhook
-# configurations pointed at the local webhook) and the two Deployments' args.
-$RUN python "$TWIN_DIR/chart.py" "$STATE/chart.yaml" "$STATE" "https://localhost:$PORT_WEBHOOK"
+# Host-process adaptations of the chart's two Deployments (twin/hostpods.py): probes and metrics
+# on 127.0.0.1 ports that do not clash, the webhook's port and certificate directory; the
+# controller runs $SPARK_HOME/bin/spark-submit against KUBERNETES_SERVICE_HOST/PORT, as in a pod.
+controller_flags=(--metrics-bind-address "127.0.0.1:$PORT_CONTROLLER_METRICS"
+	--health-probe-bind-address "127.0.0.1:$PORT_CONTROLLER_HEALTH")
+if [[ -n ${TWIN_CONTROLLER_WORKERS:-} ]]; then
+	# Only for `make bench-twin WORKERS=n`: what another controller.workers would do.
+	log "overriding the release's controller.workers with $TWIN_CONTROLLER_WORKERS (bench)"
+	controller_flags+=("--controller-threads=$TWIN_CONTROLLER_WORKERS")
+fi
+webhook_flags=(--webhook-port "$PORT_WEBHOOK" --webhook-cert-dir "$STATE/webhook-certs"
+	--metrics-bind-address "127.0.0.1:$PORT_WEBHOOK_METRICS"
+	--health-probe-bind-address "127.0.0.1:$PORT_WEBHOOK_HEALTH")
+json_list() { printf '%s\n' "$@" | jq -R . | jq -sc .; }
+jq -n --arg server "https://127.0.0.1:$PORT_APISERVER" --arg pki "$STATE/pki" \
+	--arg state "$STATE" --arg socket "$EGRESS_SOCKET" --arg binary "$OPERATOR/bin/spark-operator" \
+	--arg spark_home "$SPARK_HOME" --arg api_port "$PORT_APISERVER" \
+	--argjson controller_flags "$(json_list "${controller_flags[@]}")" \
+	--argjson webhook_flags "$(json_list "${webhook_flags[@]}")" \
+	--arg controller_ready "http://127.0.0.1:$PORT_CONTROLLER_HEALTH/readyz" \
+	--arg webhook_ready "http://127.0.0.1:$PORT_WEBHOOK_HEALTH/readyz" \
+	--argjson webhook_port "$PORT_WEBHOOK" \
+	'{server: $server, ca: ($pki + "/ca.crt"), cert: ($pki + "/admin.crt"),
+	  key: ($pki + "/admin.key"), state: $state, socket: $socket, binary: $binary,
+	  processes: {
+	    controller: {flags: $controller_flags, ready: $controller_ready,
+	      env: {SPARK_HOME: $spark_home, KUBERNETES_SERVICE_HOST: "127.0.0.1",
+	            KUBERNETES_SERVICE_PORT: $api_port}},
+	    webhook: {flags: $webhook_flags, ready: $webhook_ready,
+	      ports: {"--webhook-port": $webhook_port}}}}' >"$STATE/hostpods.json"
+start hostpods "$REPO_DIR/.venv/bin/python" -u -m twin.hostpods "$STATE/hostpods.json"
+wait_for "the twin's pod network" 30 test -S "$EGRESS_SOCKET"
 
-"${KUBECTL[@]}" create namespace "$release_ns" >/dev/null
-# As the program does: the streaming namespace (exactly as rendered, applied as Pulumi applies)
-# exists before the release, whose chart puts the operator's Roles in it.
-$RUN python "$TWIN_DIR/stackfacts.py" namespace "$STACK" |
-	"${KUBECTL[@]}" apply --server-side --field-manager pulumi-kubernetes -f - >/dev/null
-"${KUBECTL[@]}" apply --server-side --field-manager twin -f "$STATE/chart-crds.yaml" >/dev/null
-wait_for "CRDs established" 60 "${KUBECTL[@]}" wait --for condition=Established --timeout 2s crd --all
-"${KUBECTL[@]}" apply --server-side --field-manager twin -f "$STATE/chart-objects.yaml" >/dev/null
+# --- the AWS half: a moto server ---------------------------------------------------------
+log "starting moto $(moto_version) (the AWS half)"
+start moto "$REPO_DIR/.venv/bin/moto_server" -H 127.0.0.1 -p "$PORT_MOTO"
+wait_for "moto" 30 curl -sf "http://127.0.0.1:$PORT_MOTO/moto-api/"
 
-# Each process authenticates as its chart service account, so the chart's RBAC is what it has.
-operator_kubeconfig() {
-	local account=$1 token
-	token=$("${KUBECTL[@]}" -n "$release_ns" create token "$account" --duration 24h)
-	kubeconfig "$STATE/$account.kubeconfig" --token "$token"
-}
-webhook_sa=$(jq -r '.webhook.serviceAccount' "$STATE/operator.json")
-controller_sa=$(jq -r '.controller.serviceAccount' "$STATE/operator.json")
-operator_kubeconfig "$webhook_sa"
-operator_kubeconfig "$controller_sa"
-mapfile -t webhook_args < <(jq -r '.webhook.args[]' "$STATE/operator.json")
-mapfile -t controller_args < <(jq -r '.controller.args[]' "$STATE/operator.json")
-
-log "starting spark-operator $operator_version webhook"
-# Host-process adaptations: kubeconfig instead of the in-cluster one, certificates in .twin,
-# probes and metrics on 127.0.0.1 ports that do not clash with each other.
-start webhook env KUBECONFIG="$STATE/$webhook_sa.kubeconfig" \
-	"$OPERATOR/bin/spark-operator" "${webhook_args[@]}" \
-	--webhook-port "$PORT_WEBHOOK" --webhook-cert-dir "$STATE/webhook-certs" \
-	--metrics-bind-address "127.0.0.1:$PORT_WEBHOOK_METRICS" \
-	--health-probe-bind-address "127.0.0.1:$PORT_WEBHOOK_HEALTH"
-wait_for "webhook ready" 60 curl -sf "http://127.0.0.1:$PORT_WEBHOOK_HEALTH/readyz"
-wait_for "webhook CA bundle patched" 60 ca_bundle_patched
-
-log "starting spark-operator $operator_version controller (spark-submit from pyspark $PYSPARK_VERSION)"
-# The controller runs $SPARK_HOME/bin/spark-submit against KUBERNETES_SERVICE_HOST/PORT, as in
-# a pod; spark-submit authenticates with the controller's kubeconfig.
-start controller env KUBECONFIG="$STATE/$controller_sa.kubeconfig" \
-	SPARK_HOME="$SPARK_HOME" KUBERNETES_SERVICE_HOST=127.0.0.1 \
-	KUBERNETES_SERVICE_PORT="$PORT_APISERVER" \
-	"$OPERATOR/bin/spark-operator" "${controller_args[@]}" \
-	--metrics-bind-address "127.0.0.1:$PORT_CONTROLLER_METRICS" \
-	--health-probe-bind-address "127.0.0.1:$PORT_CONTROLLER_HEALTH"
-wait_for "controller ready" 60 curl -sf "http://127.0.0.1:$PORT_CONTROLLER_HEALTH/readyz"
+# --- the engine ----------------------------------------------------------------------------
+"$TWIN_DIR/engine/setup.sh" "$STACK"
 
 # What the tests and any tool need to find the twin, and what it runs (as the binaries report).
 first_line() { "$@" 2>&1 | grep -m1 . || true; }
@@ -248,14 +240,19 @@ jq -n --arg stack "$STACK" --arg kubectl "$K8S_BIN/kubectl" --arg kubeconfig "$K
 	--arg etcd "$(first_line "$ETCD_BIN/etcd" --version)" \
 	--arg kubernetes "$(first_line "$K8S_BIN/kube-apiserver" --version)" \
 	--arg kwok "$(first_line "$KWOK_BIN/kwok" --version)" \
-	--arg helm "$(first_line "$HELM_BIN/helm" version --short)" \
 	--arg operator "spark-operator $operator_version (chart $chart_version)" \
 	--arg spark_submit "$(SPARK_HOME=$SPARK_HOME "$SPARK_HOME/bin/spark-submit" --version 2>&1 | grep -m1 -o 'version [0-9.]*' || true)" \
 	--arg java "$(first_line java -version)" \
+	--arg pulumi "$(first_line "$(component_dir pulumi)/bin/pulumi" version)" \
+	--arg provider "$(release_version pulumi-kubernetes) (installed as $(sdk_version pulumi-kubernetes))" \
+	--arg aws "the twin's stand-in (installed as $(sdk_version pulumi-aws)) on moto $(moto_version)" \
 	--argjson release "$(cat "$STATE/release.json")" \
 	'{stack: $stack, kubectl: $kubectl, kubeconfig: $kubeconfig, release: $release,
-	  versions: {etcd: $etcd, kubernetes: $kubernetes, kwok: $kwok, helm: $helm,
-	             "spark-operator": $operator, "spark-submit": ("pyspark " + $spark_submit), java: $java}}' \
+	  versions: {etcd: $etcd, kubernetes: $kubernetes, kwok: $kwok,
+	             "spark-operator": $operator, "spark-submit": ("pyspark " + $spark_submit),
+	             java: $java, pulumi: $pulumi, "pulumi-resource-kubernetes": $provider,
+	             "pulumi-resource-aws": $aws}}' \
 	>"$STATE/env.json"
 echo "$STACK" >"$STATE/up"
-log "twin up for stack $STACK in ${SECONDS}s: export KUBECONFIG=$KUBECONFIG_ADMIN"
+log "twin up for stack $STACK in ${SECONDS}s: \`twin/pulumi up --yes --stack $STACK\` deploys it;" \
+	"KUBECONFIG=$KUBECONFIG_ADMIN reads it"

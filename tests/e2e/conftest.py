@@ -1,5 +1,6 @@
 """Scenarios against the twin. Every test here carries the `e2e` marker, which the default
-pytest run deselects; `make e2e` starts the twin for each stack and runs them."""
+pytest run deselects; `make e2e` starts the twin for each stack and runs them: the first deploys
+the stack with the real CLI (twin/pulumi)."""
 
 from __future__ import annotations
 
@@ -30,11 +31,12 @@ def twin() -> Iterator[Twin]:
 
 
 @pytest.fixture(scope="session")
-def rendered(twin: Twin) -> list[Obj]:
-    """The stack's render, applied once for all scenarios (the first scenario checks it)."""
-    objects = render(twin.stack)
-    twin.apply(objects)
-    return objects
+def deployed(twin: Twin) -> list[Obj]:
+    """`pulumi up` of the stack from an empty state, once for all scenarios (the first checks
+    it); the objects the program registers for Kubernetes, as `spark-streams render` prints
+    them, are what the scenarios expect to find."""
+    twin.up()
+    return render(twin.stack)
 
 
 def apps(objects: list[Obj]) -> list[Obj]:

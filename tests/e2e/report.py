@@ -15,9 +15,14 @@ from typing import Any
 def summary(report: dict[str, Any]) -> list[str]:
     lines = [f"== stack {report['stack']}"]
     lines += [f"   {name}: {version}" for name, version in report["versions"].items()]
+    lines.append("   engine commands (twin/pulumi):")
+    lines += [
+        f"     exit {d['exit']} {d['seconds']:6.1f}s  {d['command']}: {', '.join(d['resources'])}"
+        for d in report["deploys"]
+    ]
     applied = Counter(a.split("/")[0] for a in report["objects_applied"])
     lines.append(
-        f"   objects applied: {len(report['objects_applied'])} "
+        f"   objects applied behind Pulumi's back: {len(report['objects_applied'])} "
         f"({', '.join(f'{n} {k}' for k, n in sorted(applied.items()))}); "
         f"deleted: {len(report['objects_deleted'])}"
     )

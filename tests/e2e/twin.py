@@ -1,12 +1,15 @@
-"""Talking to the twin (through its own kubectl and .twin/kubeconfig only) and recording what
-the scenarios proved.
+"""Talking to the twin (through twin/pulumi, its own kubectl and .twin/kubeconfig only) and
+recording what the scenarios proved.
 
-The twin is started by `make e2e` / `make twin-up`; these helpers never start anything.
+The twin is started by `make e2e` / `make twin-up`; these helpers never start anything. Deploys
+are the real CLI's (`twin/pulumi up`), of the program with the stream files a scenario's edits
+made, pointed at by the stack setting `streamsDir` in the twin's copy of the stack file.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -23,8 +26,11 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parents[2]
 STATE = PROJECT / ".twin"
-# pulumi-kubernetes applies every object with one field manager; so do the scenarios.
-FIELD_MANAGER = "pulumi-kubernetes"
+PULUMI = PROJECT / "twin" / "pulumi"
+# Objects a scenario makes behind Pulumi's back (the crashing copy of a stream) are its own.
+FIELD_MANAGER = "twin-e2e"
+# pulumi-kubernetes names its field managers pulumi-kubernetes-<random>, one per resource.
+PULUMI_MANAGER = re.compile(r"^pulumi-kubernetes(-[0-9a-f]+)?$")
 APP_GROUP = "sparkoperator.k8s.io"
 
 T = TypeVar("T")
@@ -68,15 +74,31 @@ def render(stack: str, streams_dir: Path | None = None) -> list[Obj]:
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
-@contextmanager
-def edited_streams(*edits: Callable[[Path], None]) -> Iterator[Path]:
-    """A copy of streams/ changed by edits, in order, as users' commits would change it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "streams"
-        shutil.copytree(PROJECT / "streams", copy, ignore=shutil.ignore_patterns("__pycache__"))
-        for edit in edits:
-            edit(copy)
-        yield copy
+def plan(stack: str, streams_dir: Path | None = None) -> dict[str, Any]:
+    """`spark-streams plan --json --stack STACK`: what the program registers, offline."""
+    args = ["plan", "--json", "--stack", stack]
+    if streams_dir is not None:
+        args += ["--streams-dir", str(streams_dir)]
+    out = subprocess.run(
+        [sys.executable, "-m", "spark_streams.cli", *args],
+        cwd=PROJECT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def edited_streams(*edits: Callable[[Path], None]) -> Path:
+    """A copy of streams/ changed by edits, in order, as users' commits would change it. Kept in
+    .twin/e2e/ (the state of a deploy of it can still be previewed afterwards)."""
+    (STATE / "e2e").mkdir(exist_ok=True)
+    copy = Path(tempfile.mkdtemp(dir=STATE / "e2e")) / "streams"
+    shutil.copytree(PROJECT / "streams", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for edit in edits:
+        edit(copy)
+    return copy
 
 
 @dataclass
@@ -87,6 +109,7 @@ class Report:
     versions: dict[str, str]
     started: float = field(default_factory=time.monotonic)
     applied: list[str] = field(default_factory=list)
+    deploys: list[dict[str, Any]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     pods_admitted: list[str] = field(default_factory=list)
     pods_rejected: list[dict[str, str]] = field(default_factory=list)
@@ -103,6 +126,7 @@ class Report:
         return {
             "stack": self.stack,
             "versions": self.versions,
+            "deploys": self.deploys,
             "objects_applied": self.applied,
             "objects_deleted": self.deleted,
             "pods_admitted": self.pods_admitted,
@@ -156,9 +180,48 @@ class Twin:
         out = self.kubectl(*args).stdout.strip()
         return json.loads(out) if out else None
 
-    # --- what Pulumi would do ------------------------------------------------------------
+    # --- the engine -------------------------------------------------------------------
+    def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`twin/pulumi ARGS --stack S`: the real CLI, as a user runs it on the twin."""
+        started = time.monotonic()
+        result = subprocess.run(
+            [str(PULUMI), *args, "--stack", self.stack],
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        if args[0] in ("up", "preview", "refresh", "destroy"):
+            summary = re.findall(r"^ +([-+~]* *\d+ [a-z ]+)$", result.stdout, re.MULTILINE)
+            with self._lock:
+                self.report.deploys.append(
+                    {
+                        "command": " ".join(args),
+                        "exit": result.returncode,
+                        "seconds": round(time.monotonic() - started, 1),
+                        "resources": [" ".join(r.split()) for r in summary],
+                    }
+                )
+        if check and result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+            raise TwinError(f"twin/pulumi {' '.join(args)} exited {result.returncode}:\n{tail}")
+        return result
+
+    def up(self, streams_dir: Path | None = None, *flags: str) -> subprocess.CompletedProcess[str]:
+        """Deploys the program with these stream files (default: the project's streams/)."""
+        self.pulumi("config", "set", "spark-streams:streamsDir", str(streams_dir or "streams"))
+        return self.pulumi("up", "--yes", "--suppress-progress", *flags)
+
+    def state(self) -> list[Obj]:
+        """The stack's resources as the engine holds them (`pulumi stack export`)."""
+        exported = json.loads(self.pulumi("stack", "export").stdout)
+        resources: list[Obj] = exported["deployment"]["resources"]
+        return resources
+
+    # --- objects behind Pulumi's back ---------------------------------------------------
     def apply(self, objects: list[Obj]) -> None:
-        """Server-side apply with pulumi-kubernetes' single field manager."""
+        """Server-side apply with the scenarios' own field manager."""
         if not objects:
             return
         out = self.kubectl(
@@ -184,36 +247,6 @@ class Twin:
         with self._lock:
             self.report.deleted.append(f"{resource}/{name}")
 
-    def deploy(self, old: list[Obj], new: list[Obj]) -> None:
-        """Moves the twin from the objects of one render to those of another, in Pulumi's
-        order: creates and updates first, except that a SparkApplication replaced under a new
-        name (a rename, delete_before_replace) is deleted before its replacement is created;
-        deletions of what is gone last."""
-        old_by_key = {key(o): o for o in old}
-        new_keys = {key(o) for o in new}
-        identity = "spark-streams/identity"
-
-        def ident(o: Obj) -> str | None:
-            labels: dict[str, str] = o["metadata"].get("labels", {})
-            return labels.get(identity) if o["kind"] == "SparkApplication" else None
-
-        replaced_old = {
-            k: o for k, o in old_by_key.items() if k not in new_keys and ident(o) is not None
-        }
-        replaced_idents = {ident(o) for o in replaced_old.values()}
-        replacements = [o for o in new if key(o) not in old_by_key and ident(o) in replaced_idents]
-        self.apply([o for o in new if o not in replacements])
-        for o in replaced_old.values():
-            if ident(o) in {ident(r) for r in replacements}:
-                self.delete(o)
-        self.apply(replacements)
-        gone = [o for k, o in old_by_key.items() if k not in new_keys]
-        # Applications before the accounts and bindings their drivers run as.
-        gone.sort(key=lambda o: o["kind"] != "SparkApplication")
-        for o in gone:
-            if self.find(o) is not None:
-                self.delete(o)
-
     # --- the operator's view -------------------------------------------------------------
     def app(self, name: str) -> Obj | None:
         return self.find(
@@ -224,7 +257,7 @@ class Twin:
             }
         )
 
-    def state(self, name: str) -> str | None:
+    def app_state(self, name: str) -> str | None:
         app = self.app(name)
         if app is None:
             return None
@@ -250,6 +283,50 @@ class Twin:
         )
         live = [p for p in pods if "deletionTimestamp" not in p["metadata"]]
         return live[0] if live else None
+
+    @contextmanager
+    def watching(self, *args: str) -> Iterator[list[Obj]]:
+        """Every version of the objects `kubectl get ARGS --watch` streams, as they come: unlike
+        polling, it misses no state however short (a failed driver the operator deletes within
+        milliseconds)."""
+        seen: list[Obj] = []
+        process = subprocess.Popen(
+            [
+                self.env["kubectl"],
+                "--kubeconfig",
+                self.env["kubeconfig"],
+                "get",
+                *args,
+                "--watch",
+                "-o",
+                "json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+        def read() -> None:
+            assert process.stdout is not None
+            decoder, buffer = json.JSONDecoder(), ""
+            for line in process.stdout:
+                buffer += line
+                try:
+                    obj, end = decoder.raw_decode(buffer.lstrip())
+                except json.JSONDecodeError:
+                    continue
+                with self._lock:
+                    seen.append(obj)
+                buffer = buffer.lstrip()[end:]
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            yield seen
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            reader.join(timeout=5)
 
     # --- recording, in the background ----------------------------------------------------
     @contextmanager

@@ -1,0 +1,1 @@
+"""The local twin of the cluster (docs/twin.md)."""

@@ -1,0 +1,1 @@
+"""The Pulumi engine on the twin: the stand-ins the real CLI runs with (docs/twin.md)."""
