@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -193,8 +193,6 @@ def test_each_stream_role_reaches_its_own_prefixes_and_nothing_else(aws_env: Non
     by_name = {s.name: s for s in streams("dev")}
     orders, clicks = by_name["orders-ingest"], by_name["clickstream-ingest"]
 
-    @set_initial_no_auth_action_count(SETUP_REQUESTS)
-    @mock_aws
     def scenario() -> dict[str, bool]:
         s3 = boto3.client("s3", region_name=REGION)
         for location in (orders.sink, orders.checkpoint, orders.event_log):
@@ -256,7 +254,11 @@ def test_each_stream_role_reaches_its_own_prefixes_and_nothing_else(aws_env: Non
             "a role without our policy writes orders' sink": _can(put(as_nobody, *own[0])),
         }
 
-    assert scenario() == {
+    # moto's decorators: AWS mocked, its IAM checks on after the set-up requests
+    mocked: Callable[[], dict[str, bool]] = set_initial_no_auth_action_count(SETUP_REQUESTS)(
+        mock_aws(scenario)
+    )
+    assert mocked() == {
         "orders writes its sink, checkpoint and event logs": True,
         "orders reads them back": True,
         "orders creates its event-log directory marker": True,
