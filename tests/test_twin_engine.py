@@ -7,6 +7,7 @@ from __future__ import annotations
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
 import yaml
 
 from twin.engine import stackcopy
@@ -22,9 +23,16 @@ def test_the_required_packages_are_the_locked_sdks_plugins() -> None:
     assert "policy" not in found and "pulumi" not in found
 
 
-def test_the_toolchains_are_resolved_as_the_real_host_resolves_them() -> None:
+def test_the_toolchains_are_resolved_as_the_real_host_resolves_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("UV_PROJECT_ENVIRONMENT", raising=False)
     program = resolve_toolchain(PROJECT, PROJECT, {"toolchain": "uv"})
     assert (program.kind, program.virtualenv) == ("uv", PROJECT / ".venv")
+    # uv's own variable moves the project's environment (make unit-python sets it).
+    monkeypatch.setenv("UV_PROJECT_ENVIRONMENT", ".venv-3.11.2")
+    moved = resolve_toolchain(PROJECT, PROJECT, {"toolchain": "uv"})
+    assert moved.virtualenv == PROJECT / ".venv-3.11.2"
     # The policy pack sits below the project's uv.lock: uv, into the pack's own virtualenv.
     pack = resolve_toolchain(PROJECT / "policies", PROJECT / "policies", {"virtualenv": "venv"})
     assert (pack.kind, pack.virtualenv) == ("uv", PROJECT / "policies" / "venv")
