@@ -6,6 +6,8 @@ left it; the last scenario here destroys nothing: prod's protect refuses it."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,3 +128,32 @@ def test_destroy_is_refused_where_the_stack_protects_its_data(
         assert result.returncode == 0, result.stdout + result.stderr
     assert {r["urn"] for r in twin.state()} == before
     twin.report.prove("destroy and protect", protected=len(protected), exit=result.returncode)
+
+
+def test_the_policy_pack_blocks_an_image_by_tag_in_prod_as_ci_previews(
+    twin: Twin, deployed: list[Obj], tmp_path: Path
+) -> None:
+    # A tag is a valid image for the program (dev runs tags); the pack pins prod's by digest.
+    configured = twin.pulumi("config", "get", "spark-streams:streamsDir").stdout.strip()
+    streams = tmp_path / "streams"
+    shutil.copytree(PROJECT / configured, streams, ignore=shutil.ignore_patterns("__pycache__"))
+    stream_file = streams / "orders.py"
+    text = stream_file.read_text()
+    tagged = 'image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/spark-streams:3.5.5-1.4.0"'
+    stream_file.write_text(text.replace("Stream(\n", f"Stream(\n    {tagged},\n", 1))
+    assert tagged in stream_file.read_text()
+    (name,) = re.findall(r'^    name="([^"]+)"', text, re.MULTILINE)
+    preview = next(line for line in job_script("preview") if line.startswith("pulumi preview"))
+    command = preview.split(" 2>&1")[0].replace('"$STACK"', twin.stack).split()[1:]
+    twin.pulumi("config", "set", "spark-streams:streamsDir", str(streams))
+    try:
+        result = twin.pulumi(*command, check=False)
+    finally:
+        twin.pulumi("config", "set", "spark-streams:streamsDir", configured)
+    out = result.stdout + result.stderr
+    if twin.stack == "prod":
+        assert result.returncode != 0, out
+        assert "images-pinned-by-digest" in out and name in out, out
+    else:
+        assert result.returncode == 0, out
+    twin.report.prove("policy pack in the preview", exit=result.returncode, command=preview)
