@@ -119,7 +119,14 @@ def from_engine(project_dir: Path) -> StackSource:
     if isinstance(values.get("secrets"), dict) and "secrets" in secret:
         written = on_disk.values.get("secrets") if on_disk else None
         written = written if isinstance(written, dict) else {}
-        values["secrets"] = {k: written.get(k, SECRET_PLACEHOLDER) for k in values["secrets"]}
+        # A key the engine has a value for is set, whatever file it came from (a
+        # `--config-file` other than the committed one, where it may still be null).
+        values["secrets"] = {
+            k: SECRET_PLACEHOLDER
+            if written.get(k) is None and v is not None
+            else written.get(k, SECRET_PLACEHOLDER)
+            for k, v in values["secrets"].items()
+        }
     return StackSource(
         stack,
         display_path(path),
