@@ -76,6 +76,8 @@ def register(inputs: Inputs, secret_values: pulumi.Input[Mapping[str, str]] | No
                     *namespace.ready,
                     *buckets.ready,
                 ],
+                readiness=config.readiness,
+                kubeconfig=cluster.kubeconfig,
             ),
             opts=on_cluster,
         )
