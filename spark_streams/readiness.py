@@ -47,7 +47,7 @@ SUBMISSION_LABEL = "sparkoperator.k8s.io/submission-id"
 RUNNING, SUSPENDED = "RUNNING", "SUSPENDED"
 # The operator's states that end a run of the spec (v1beta2 ApplicationStateType).
 FAILED_STATES = frozenset({"FAILED", "FAILING", "SUBMISSION_FAILED"})
-POLL_SECONDS = 2.0
+POLL_SECONDS = 1.0
 
 Expect = Literal["RUNNING", "SUSPENDED"]
 
@@ -118,9 +118,11 @@ class NotReadyError(Exception):
     """The stream did not get to the state the deploy expects: the engine's error for it."""
 
 
-def _failure(target: Target, seen: Observation | None, why: str) -> NotReadyError:
+def _failure(target: Target, seen: Observation | None, why: str, reason: str = "") -> NotReadyError:
+    """``reason``: the operator's last error message for this spec's run, when ``seen`` has
+    none (it clears it as it reruns the application)."""
     state = (seen.state or "NEW") if seen else "unknown (the application could not be read)"
-    reason = seen.error if seen and seen.error else "none given"
+    reason = (seen.error if seen and seen.error else reason) or "none given"
     return NotReadyError(
         f"stream {target.stream}: {why}; state {state}, operator's reason: {reason} "
         f"(SparkApplication {target.namespace}/{target.name})"
@@ -147,46 +149,43 @@ def wait(
     since: float | None = None
     key: tuple[str, int] | None = None
     seen: Observation | None = None
+    reason = ""
     while True:
         observation = observe()
         if observation is not None:
             seen = observation
             if initial is None:
                 initial = observation.submission_id
+            # This spec's run: its driver says so, or a submission made since the wait began,
+            # or anything after it was seen ready (the spec does not change during a wait).
+            ours = (
+                since is not None
+                or observation.runs(target.spec_hash)
+                or observation.submission_id not in (initial, "")
+            )
+            reason = observation.error if ours and observation.error else reason
             if target.expect == SUSPENDED:
                 ready = observation.state == SUSPENDED and observation.pod_labels is None
             else:
                 ready = observation.state == RUNNING and observation.runs(target.spec_hash)
             current = (observation.submission_id, observation.attempts)
-            if since is not None:
-                if current != key:
-                    raise _failure(
-                        target,
-                        observation,
-                        "a new execution attempt within "
-                        f"{target.min_ready_seconds}s of {target.expect}",
-                    )
-                if not ready:
-                    raise _failure(
-                        target,
-                        observation,
-                        f"left {target.expect} within {target.min_ready_seconds}s",
-                    )
-            elif ready:
+            window = f"{target.min_ready_seconds}s"
+            if since is not None and current != key:
+                why = f"a new execution attempt within {window} of {target.expect}"
+                raise _failure(target, observation, why, reason)
+            if since is not None and not ready:
+                why = f"left {target.expect} within {window}"
+                raise _failure(target, observation, why, reason)
+            if since is None and ready:
                 since, key = clock(), current
-            elif observation.state in FAILED_STATES and (
-                observation.runs(target.spec_hash) or observation.submission_id not in (initial, "")
-            ):
+            if since is None and ours and observation.state in FAILED_STATES:
                 raise _failure(target, observation, "the operator's run of this spec failed")
             if since is not None and clock() - since >= target.min_ready_seconds:
                 return observation
         budget = target.timeout_seconds + target.seconds_per_submission * submissions()
         if clock() - start >= budget:
-            raise _failure(
-                target,
-                seen,
-                f"not {target.expect} for {target.min_ready_seconds}s within {budget}s",
-            )
+            why = f"not {target.expect} for {target.min_ready_seconds}s within {budget}s"
+            raise _failure(target, seen, why, reason)
         sleep(POLL_SECONDS)
 
 

@@ -210,3 +210,20 @@ def test_the_wait_runs_again_only_when_what_it_waits_for_changes(
     result = ReadinessProvider().diff("n/s", _props(), _props(**changes))
     assert result.changes is waits
     assert result.replaces == []
+
+
+def test_the_reason_is_the_operators_last_for_this_run_when_the_status_cleared_it() -> None:
+    sequence = [
+        seen("RUNNING", "b", pod=NEW),
+        seen("FAILING", "b", pod=NEW, error="driver container failed with ExitCode: 1"),
+    ]
+    with pytest.raises(NotReadyError):
+        run(target(), sequence)
+    cleared = [
+        seen("RUNNING", "b", pod=NEW),
+        seen("RUNNING", "b", pod=NEW, error="driver container failed with ExitCode: 1"),
+        seen("PENDING_RERUN", "b"),
+    ]
+    with pytest.raises(NotReadyError) as error:
+        run(target(), cleared)
+    assert "state PENDING_RERUN, operator's reason: driver container failed" in str(error.value)
