@@ -22,3 +22,7 @@ HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 IAM_ROLE = "aws:iam/role:Role"
 IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+# The wait for a stream to run (components/ready.py): a Python dynamic resource, whose type the
+# SDK builds from a module and a name.
+READY_MODULE, READY_NAME = PACKAGE, "StreamReady"
+STREAM_READY = f"pulumi-python:dynamic/{READY_MODULE}:{READY_NAME}"

@@ -22,8 +22,10 @@ class Cluster(pulumi.ComponentResource):
 
     aws_provider: aws.Provider
     k8s_provider: k8s.Provider
+    python_provider: pulumi.ProviderResource
     oidc_issuer: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -39,7 +41,7 @@ class Cluster(pulumi.ComponentResource):
             url=self.oidc_issuer, opts=invoke
         ).arn
         # Tokens come from `aws eks get-token` at run time: no credentials in the state.
-        kubeconfig = pulumi.Output.json_dumps(
+        self.kubeconfig = pulumi.Output.json_dumps(
             {
                 "apiVersion": "v1",
                 "kind": "Config",
@@ -81,7 +83,12 @@ class Cluster(pulumi.ComponentResource):
             }
         )
         self.k8s_provider = k8s.Provider(
-            f"{name}-k8s", kubeconfig=kubeconfig, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self)
+        )
+        # The engine's plugin for the program's Python dynamic resources (the stream waits),
+        # explicit as the others: the state then holds no default provider.
+        self.python_provider = pulumi.ProviderResource(
+            "pulumi-python", f"{name}-python", {}, opts=pulumi.ResourceOptions(parent=self)
         )
         self.register_outputs(
             {"oidcIssuer": self.oidc_issuer, "oidcProviderArn": self.oidc_provider_arn}

@@ -1,5 +1,5 @@
-"""One stream: its IAM role (IRSA), driver and executor service accounts, NetworkPolicy and
-SparkApplication: seven resources with the component itself.
+"""One stream: its IAM role (IRSA), driver and executor service accounts, NetworkPolicy,
+SparkApplication and the deploy's wait for it to run: eight resources with the component itself.
 
 Logical names come from the stream's identity (its first name), so a rename keeps every URN and
 the checkpoint; only the Kubernetes objects, whose names are the display name, are replaced.
@@ -17,8 +17,9 @@ import pulumi_kubernetes as k8s
 
 from components import STREAM
 from components.irsa import WorkloadIdentityArgs, workload_identity
+from components.ready import StreamReady, StreamReadyArgs
 from spark_streams import iam, metadata, sparkapp
-from spark_streams.config import MonitoringConfig
+from spark_streams.config import MonitoringConfig, ReadinessConfig
 from spark_streams.resolve import EffectiveStream
 
 
@@ -31,6 +32,9 @@ class StreamArgs:
     kms_key_arn: pulumi.Input[str] | None
     # What must exist before the stream starts: operator, namespace, buckets.
     requires: Sequence[pulumi.Resource]
+    readiness: ReadinessConfig
+    # The cluster's kubeconfig, as the Kubernetes provider has it (for the stream's wait).
+    kubeconfig: pulumi.Input[str]
 
 
 def network_policy_spec(
@@ -70,6 +74,7 @@ def role_tags(stream: EffectiveStream) -> dict[str, str]:
 class Stream(pulumi.ComponentResource):
     role: aws.iam.Role
     application: k8s.apiextensions.CustomResource
+    ready: StreamReady
 
     def __init__(
         self, name: str, args: StreamArgs, opts: pulumi.ResourceOptions | None = None
@@ -100,6 +105,7 @@ class Stream(pulumi.ComponentResource):
             spec=network_policy_spec(stream, args.monitoring),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        spec = sparkapp.spec(stream, args.monitoring, self.role.arn)
         self.application = k8s.apiextensions.CustomResource(
             f"{name}-app",
             api_version=sparkapp.API_VERSION,
@@ -110,7 +116,7 @@ class Stream(pulumi.ComponentResource):
                 "labels": labels,
                 **({"annotations": stream.annotations} if stream.annotations else {}),
             },
-            spec=sparkapp.spec(stream, args.monitoring, self.role.arn),
+            spec=spec,
             # Submitted only once its role's policy exists (IAM may take seconds more to apply
             # it; the restart policy covers that). A replacement (e.g. a rename) stops the old
             # driver before the new one starts: two queries on one checkpoint corrupt it.
@@ -124,5 +130,18 @@ class Stream(pulumi.ComponentResource):
                 ],
                 delete_before_replace=True,
             ),
+        )
+        self.ready = StreamReady(
+            f"{name}-ready",
+            StreamReadyArgs(
+                stream=stream.name,
+                namespace=stream.namespace,
+                name=stream.name,
+                spec_hash=sparkapp.spec_hash(spec),
+                suspended=stream.suspend,
+                readiness=args.readiness,
+                kubeconfig=args.kubeconfig,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.application]),
         )
         self.register_outputs({"roleArn": self.role.arn, "checkpoint": stream.checkpoint.uri})

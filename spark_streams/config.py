@@ -18,7 +18,7 @@ from spark_streams.pricing import PricingConfig
 from spark_streams.problems import InvalidInputError, Problem, from_validation_error
 from spark_streams.settings import STACK_FILE, STRICT, HadoopVersion, StackSparkSettings
 from spark_streams.stackfile import SECRET_PLACEHOLDER
-from spark_streams.types import Count, Image, ObjectName, spark_minor
+from spark_streams.types import Count, Image, ObjectName, Seconds, spark_minor
 
 _CHART_VERSION = re.compile(r"^2\.5\.[0-9]+$")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -169,6 +169,26 @@ class PriorityClassConfig(_Section):
     )
 
 
+class ReadinessConfig(_Section):
+    """How ``pulumi up`` waits for each stream it creates or changes (spark_streams/readiness)."""
+
+    min_ready_seconds: Seconds = Field(
+        default=30,
+        description="Seconds a changed stream must stay RUNNING (SUSPENDED if paused), with no "
+        "new execution attempt, before its deploy succeeds (as a Deployment's minReadySeconds)",
+    )
+    timeout_seconds: Count = Field(
+        default=300,
+        description="Seconds a stream may take to get there before its deploy fails, plus "
+        "secondsPerSubmission for each application the deploy makes the operator submit",
+    )
+    seconds_per_submission: Seconds = Field(
+        default=15,
+        description="Seconds added to timeoutSeconds per application the deploy submits (the "
+        "operator runs one spark-submit at a time per worker: docs/twin.md)",
+    )
+
+
 class StackConfig(_Section):
     """Everything in ``Pulumi.<stack>.yaml`` under the ``spark-streams:`` namespace."""
 
@@ -195,6 +215,10 @@ class StackConfig(_Section):
     )
     monitoring: MonitoringConfig = Field(
         default=MonitoringConfig(), description="Metrics, alerts and the Spark History Server"
+    )
+    readiness: ReadinessConfig = Field(
+        default=ReadinessConfig(),
+        description="When a deploy counts a stream it created or changed as running",
     )
     pricing: PricingConfig = Field(
         default=PricingConfig(),

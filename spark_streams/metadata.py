@@ -10,6 +10,9 @@ OWNER_LABEL = "spark-streams/owner"
 # The stack a workload belongs to: the policy pack requires pinned images by it.
 STACK_LABEL = "spark-streams/stack"
 DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
+# On a stream's driver and executor pods: a hash of the SparkApplication spec they run, so that a
+# deploy can tell the run of the spec it applied from the one before (spark_streams/readiness.py).
+SPEC_HASH_LABEL = "spark-streams/spec-hash"
 
 # Labels the network policies, the PodMonitor and the operator select pods by: a stream setting
 # one of them could join another stream's traffic or metrics. "spark-" covers spark-streams/*

@@ -30,7 +30,9 @@ def register(inputs: Inputs, secret_values: pulumi.Input[Mapping[str, str]] | No
     monitoring = config.monitoring
     cluster = Cluster("cluster", ClusterArgs(config.aws_region, config.cluster_name))
     # Every component gets both providers; each child picks its own package's.
-    on_cluster = pulumi.ResourceOptions(providers=[cluster.aws_provider, cluster.k8s_provider])
+    on_cluster = pulumi.ResourceOptions(
+        providers=[cluster.aws_provider, cluster.k8s_provider, cluster.python_provider]
+    )
 
     def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions.merge(
@@ -76,6 +78,8 @@ def register(inputs: Inputs, secret_values: pulumi.Input[Mapping[str, str]] | No
                     *namespace.ready,
                     *buckets.ready,
                 ],
+                readiness=config.readiness,
+                kubeconfig=cluster.kubeconfig,
             ),
             opts=on_cluster,
         )

@@ -6,13 +6,15 @@ shows what the cluster receives.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from kubeflow_spark_api import models as crd
 
 from spark_streams import program_conf
 from spark_streams.config import MonitoringConfig
-from spark_streams.metadata import DO_NOT_DISRUPT, labels
+from spark_streams.metadata import DO_NOT_DISRUPT, SPEC_HASH_LABEL, labels
 from spark_streams.resolve import EffectiveStream
 from spark_streams.settings import Affinity, Deps, Executor, NodeSelectorTerm, PodSettings
 
@@ -356,7 +358,25 @@ def spec(stream: EffectiveStream, monitoring: MonitoringConfig, role_arn: Any) -
         ),
     )
     result: dict[str, Any] = application.to_dict()
+    digest = _spec_digest(result, stream.role_name)
+    for role in ("driver", "executor"):
+        result[role]["labels"][SPEC_HASH_LABEL] = digest
     # The models take strings only: the output goes in after them.
     (init,) = result["driver"]["initContainers"]
     init["env"].append({"name": "AWS_ROLE_ARN", "value": role_arn})
     return result
+
+
+def _spec_digest(spec: dict[str, Any], role_name: str) -> str:
+    """What the operator restarts a stream for, hashed: the spec but ``suspend`` (which the
+    operator applies without a new run, v2.5 event_filter.go) and the role's ARN, known only
+    after deploy (its name stands for it)."""
+    content = {**{k: v for k, v in spec.items() if k != "suspend"}, "roleName": role_name}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def spec_hash(spec: dict[str, Any]) -> str:
+    """The hash :func:`spec` labels the stream's pods with."""
+    digest: str = spec["driver"]["labels"][SPEC_HASH_LABEL]
+    return digest

@@ -33,7 +33,7 @@ def test_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())
     assert set(figures["plan"]) == {"1"}
     for entry in figures["plan"].values():
-        assert entry["resources_per_stream"] == 7
+        assert entry["resources_per_stream"] == 8
         assert entry["graph_depth"] >= 2
     assert set(figures["list"]) == {"1"}
     assert {row["target"] for row in figures["targets"]} >= {"plan(1) / floor", "max graph depth"}

@@ -102,7 +102,7 @@ def test_a_dropped_in_stream_file_appears_with_no_other_edit(
     )
     plan = plan_json(capsys, "--stack", "dev", "--streams-dir", str(streams_dir))
     mine = [r for r in plan["resources"] if r["stream"] == "inventory-ingest"]
-    assert len(mine) == 7
+    assert len(mine) == 8
 
 
 def test_an_example_copied_under_new_names_plans_with_its_own_prefixes(

@@ -39,7 +39,7 @@ def test_the_urns_of_the_real_stream_component_resolve_to_its_identity() -> None
     plan = stack_plan("prod")
     parents = {r.urn: r.parent for r in plan.resources if r.parent}
     resolved = {r.urn: r.stream for r in plan.resources}
-    assert list(resolved.values()).count("orders-ingest") == 7
+    assert list(resolved.values()).count("orders-ingest") == 8
     assert set(resolved.values()) == {"orders-ingest", "clickstream-ingest", None}
     for urn, stream in resolved.items():
         assert stream_of(urn, parents) == stream

@@ -78,14 +78,14 @@ def test_a_new_checkpoint_generation_moves_only_the_checkpoint(
     assert conf["spark.streams.sink"].endswith("/raw/orders-ingest/")
 
 
-def test_removing_a_stream_removes_its_seven_resources_and_keeps_every_bucket(
+def test_removing_a_stream_removes_its_eight_resources_and_keeps_every_bucket(
     capsys: pytest.CaptureFixture[str], streams_dir: Path
 ) -> None:
     before = {r["urn"]: r for r in plan(capsys, "dev", streams_dir)}
     (streams_dir / "orders.py").unlink()
     after = {r["urn"]: r for r in plan(capsys, "dev", streams_dir)}
     removed = [before[u] for u in set(before) - set(after)]
-    assert len(removed) == 7 and {r["stream"] for r in removed} == {"orders-ingest"}
+    assert len(removed) == 8 and {r["stream"] for r in removed} == {"orders-ingest"}
     buckets = [u for u, r in before.items() if r["type"].startswith("aws:s3/")]
     assert all(after[u]["inputs"] == before[u]["inputs"] for u in buckets)
 

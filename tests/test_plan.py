@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from components import IAM_ROLE_POLICY, SERVICE_ACCOUNT, SPARK_APPLICATION, STREAM
+from components import (
+    IAM_ROLE_POLICY,
+    SERVICE_ACCOUNT,
+    SPARK_APPLICATION,
+    STREAM,
+    STREAM_READY,
+)
 from spark_streams import inputs, offline, stackfile
 from spark_streams.offline import Plan
 from tests.conftest import PROJECT, StreamWriter, by_type, one
@@ -26,7 +32,7 @@ def prod() -> Plan:
     return plan("prod")
 
 
-def test_each_stream_is_seven_resources_all_attributed_to_it(prod: Plan) -> None:
+def test_each_stream_is_eight_resources_all_attributed_to_it(prod: Plan) -> None:
     streams = {r.stream for r in prod.resources if r.stream}
     assert streams == {"orders-ingest", "clickstream-ingest"}
     for name in streams:
@@ -39,6 +45,7 @@ def test_each_stream_is_seven_resources_all_attributed_to_it(prod: Plan) -> None
             ("ServiceAccount", f"{name}-sa"),
             ("SparkApplication", f"{name}-app"),
             ("Stream", name),
+            ("StreamReady", f"{name}-ready"),
         ]
 
 
@@ -124,3 +131,43 @@ def test_urns_follow_the_engine_format(prod: Plan) -> None:
     assert app.urn == (
         f"urn:pulumi:prod::spark-streams::{STREAM}${SPARK_APPLICATION}::orders-ingest-app"
     )
+
+
+def test_each_stream_waits_on_its_own_application_with_the_stack_readiness(
+    prod: Plan,
+) -> None:
+    for name in ("orders-ingest", "clickstream-ingest"):
+        ready = one(prod, STREAM_READY, f"{name}-ready")
+        app = one(prod, SPARK_APPLICATION, f"{name}-app")
+        assert ready.dependencies == [app.urn]
+        assert ready.parent == one(prod, STREAM, name).urn
+        assert ready.inputs["kubeconfig"] == "[secret]"
+        assert {k: ready.inputs[k] for k in ("stream", "namespace", "name", "expect")} == {
+            "stream": name,
+            "namespace": "spark-streams",
+            "name": name,
+            "expect": "RUNNING",
+        }
+        labels = [app.inputs["spec"][role]["labels"] for role in ("driver", "executor")]
+        assert [r["spark-streams/spec-hash"] for r in labels] == [ready.inputs["specHash"]] * 2
+    assert {
+        k: one(prod, STREAM_READY, "orders-ingest-ready").inputs[k]
+        for k in ("minReadySeconds", "timeoutSeconds", "secondsPerSubmission")
+    } == {"minReadySeconds": 30, "timeoutSeconds": 300, "secondsPerSubmission": 15}
+
+
+def test_the_spec_hash_follows_the_spec_but_not_suspend(
+    streams_dir: Path, write_stream: StreamWriter
+) -> None:
+    def hash_and_expect(body: str) -> tuple[str, str]:
+        write_stream("orders.py", body)
+        ready = one(plan("dev", streams_dir), STREAM_READY, "orders-ingest-ready")
+        return ready.inputs["specHash"], ready.inputs["expect"]
+
+    base = (PROJECT / "streams" / "orders.py").read_text()
+    before, expect = hash_and_expect(base)
+    assert expect == "RUNNING"
+    suspended, expect = hash_and_expect(base.replace("Stream(", "Stream(suspend=True, ", 1))
+    assert (suspended, expect) == (before, "SUSPENDED")
+    changed, _ = hash_and_expect(base.replace('"1 minute"', '"2 minutes"'))
+    assert changed != before

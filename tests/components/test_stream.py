@@ -35,6 +35,8 @@ def plan(model: StreamModel, stack: str = "prod") -> Registrations:
                 pulumi.Output.from_input(ISSUER),
                 "arn:aws:kms:eu-west-1:111122223333:key/k",
                 requires=[requirement],
+                readiness=config.readiness,
+                kubeconfig=pulumi.Output.from_input("{}"),
             ),
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from components import STREAM_READY
+from spark_streams.metadata import SPEC_HASH_LABEL
 from tests.e2e.conftest import apps
 from tests.e2e.twin import (
     PULUMI_MANAGER,
@@ -94,15 +97,30 @@ def test_pulumi_up_creates_exactly_what_the_program_plans(twin: Twin, deployed: 
     twin.report.prove("pulumi up as planned", resources=len(state), objects=len(deployed))
 
 
-def test_every_application_reaches_running(twin: Twin, deployed: list[Obj]) -> None:
-    started = time.monotonic()
-    for name in names(deployed):
-        twin.wait_state(name, RUNNING, timeout=180)
-    twin.report.prove(
-        "every application RUNNING",
-        apps=names(deployed),
-        seconds=round(time.monotonic() - started, 1),
-    )
+def waits(twin: Twin) -> dict[str, Obj]:
+    """Each stream's wait (StreamReady) as the engine holds it, by stream name."""
+    return {r["outputs"]["stream"]: r["outputs"] for r in twin.state() if r["type"] == STREAM_READY}
+
+
+def test_pulumi_up_returned_only_once_every_stream_ran_the_deployed_spec(
+    twin: Twin, deployed: list[Obj]
+) -> None:
+    # No waiting here: `pulumi up` (the `deployed` fixture) has returned, so each stream must
+    # already run the submission its wait saw, on a driver with the spec's hash.
+    ready = waits(twin)
+    assert set(ready) == {a["metadata"]["name"] for a in apps(deployed)}
+    assert names(deployed) == [a["metadata"]["name"] for a in apps(deployed)]  # none paused
+    for app in apps(deployed):
+        name = app["metadata"]["name"]
+        live = twin.app(name)
+        assert live is not None
+        assert live["status"]["applicationState"]["state"] == RUNNING, name
+        assert live["status"]["submissionID"] == ready[name]["submissionId"], name
+        driver = twin.driver(name)
+        assert driver is not None
+        assert driver["metadata"]["labels"][SPEC_HASH_LABEL] == ready[name]["specHash"], name
+        assert ready[name]["specHash"] == app["spec"]["driver"]["labels"][SPEC_HASH_LABEL]
+    twin.report.prove("pulumi up returns once every stream is RUNNING", apps=sorted(ready))
 
 
 def test_a_refreshed_preview_then_finds_no_drift(twin: Twin, deployed: list[Obj]) -> None:
@@ -402,6 +420,52 @@ def test_a_rename_never_runs_two_drivers_of_one_checkpoint(twin: Twin, current: 
         new=new,
         seconds=round(time.monotonic() - started, 1),
         overlaps=0,
+    )
+
+
+def test_a_change_that_breaks_a_running_driver_fails_that_stream_and_the_others_apply(
+    twin: Twin, current: Deployed
+) -> None:
+    broken, other = "clickstream-ingest", "orders-raw"
+    assert twin.app_state(broken) == RUNNING
+    # The break: the stream's pods get the label the twin's failure stage acts on (its driver
+    # exits 1 three seconds after it runs); the other stream gets an ordinary change.
+    crash = edit(
+        "clickstream.py",
+        f'name="{broken}",',
+        f'name="{broken}",\n    labels={{"{FAIL_LABEL}": "true"}},',
+    )
+    change = edit("orders.py", '"2 minutes"', '"3 minutes"')
+    started = time.monotonic()
+    result = twin.up(
+        edited_streams(*current.edits, change, crash),
+        "--skip-preview",
+        "--continue-on-error",
+        check=False,
+    )
+    seconds = round(time.monotonic() - started, 1)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    (failure,) = re.findall(rf"NotReadyError: (stream {broken}: .*)", output)
+    assert re.search(r"; state [A-Z_]+, operator's reason: ", failure), failure
+    assert other not in failure
+    # The other stream's change went through, and its wait saw it run.
+    current.edits.append(change)
+    current.objects = render(twin.stack, edited_streams(*current.edits))
+    driver = twin.driver(other)
+    assert driver is not None
+    container = next(c for c in driver["spec"]["containers"] if c["name"] == DRIVER_CONTAINER)
+    assert "3 minutes" in container.get("args", [])
+    assert twin.app_state(other) == RUNNING
+    (app,) = [a for a in apps(current.objects) if a["metadata"]["name"] == other]
+    assert waits(twin)[other]["specHash"] == app["spec"]["driver"]["labels"][SPEC_HASH_LABEL]
+    assert driver["metadata"]["labels"][SPEC_HASH_LABEL] == waits(twin)[other]["specHash"]
+    twin.report.prove(
+        "a broken driver fails its own stream's deploy",
+        failed=broken,
+        message=failure,
+        applied=other,
+        seconds=seconds,
     )
 
 

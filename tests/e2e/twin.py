@@ -203,10 +203,12 @@ class Twin:
             raise TwinError(f"twin/pulumi {' '.join(args)} exited {result.returncode}:\n{tail}")
         return result
 
-    def up(self, streams_dir: Path | None = None, *flags: str) -> subprocess.CompletedProcess[str]:
+    def up(
+        self, streams_dir: Path | None = None, *flags: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         """Deploys the program with these stream files (default: the project's streams/)."""
         self.pulumi("config", "set", "spark-streams:streamsDir", str(streams_dir or "streams"))
-        return self.pulumi("up", "--yes", "--suppress-progress", *flags)
+        return self.pulumi("up", "--yes", "--suppress-progress", *flags, check=check)
 
     def state(self) -> list[Obj]:
         """The stack's resources as the engine holds them (`pulumi stack export`)."""

@@ -27,6 +27,9 @@ mkdir -p "$ENGINE_DIR"/{cli,home,backend,helm/cache,helm/config,helm/data,plugin
 ln -f "$(component_dir pulumi)/bin/pulumi" "$ENGINE_DIR/cli/pulumi" 2>/dev/null ||
 	cp "$(component_dir pulumi)/bin/pulumi" "$ENGINE_DIR/cli/pulumi"
 ln -s "$TWIN_DIR/engine/pulumi-language-python" "$ENGINE_DIR/cli/pulumi-language-python"
+# ... and so is the plugin that serves the program's Python dynamic resources (the stream waits).
+ln -s "$TWIN_DIR/engine/pulumi-resource-pulumi-python" \
+	"$ENGINE_DIR/cli/pulumi-resource-pulumi-python"
 
 # The environment every engine command of the twin runs in (twin/pulumi sources it). The CLI
 # (with the stand-in language host beside it) and the twin's `aws` come first on PATH; uv is
