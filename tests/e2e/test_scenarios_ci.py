@@ -1,58 +1,19 @@
-"""CI's own jobs on the twin: their script lines read from `.gitlab-ci.yml` and run as GitLab runs
-them (one bash, each line in order, stopping at the first failing one), with `pulumi` the twin's
-CLI and only the variables the job itself names. Runs after test_scenarios.py, on the stack as it
-left it; the last scenario here destroys nothing: prod's protect refuses it."""
+"""CI's drift job, the preview job's policy pack and a destroy, on the twin (tests/e2e/ci_jobs.py
+runs a job as GitLab does). Runs after test_scenarios.py, on the stack as it left it; the last
+scenario here destroys nothing: prod's protect refuses it, dev's is only previewed."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.e2e.twin import PROJECT, PULUMI, STATE, Obj, Twin
+from tests.e2e.ci_jobs import job_script, run_job
+from tests.e2e.twin import PROJECT, Obj, Twin
 from twin.engine import stackcopy
-
-
-def job_script(job: str) -> list[str]:
-    """The `script` of a job in .gitlab-ci.yml, as written there (extends resolved only for
-    `script`, which the jobs run here define themselves)."""
-    jobs = yaml.safe_load((PROJECT / ".gitlab-ci.yml").read_text())
-    script: list[str] = jobs[job]["script"]
-    return script
-
-
-def run_job(twin: Twin, job: str, workdir: Path) -> tuple[int, str]:
-    """The job's script in one bash with errexit, as a GitLab runner does; its exit and output."""
-    shims = STATE / "ci-bin"
-    shims.mkdir(exist_ok=True)
-    # A script, not a link: twin/pulumi finds the twin from where it lies.
-    (shims / "pulumi").write_text(f'#!/bin/sh\nexec "{PULUMI}" "$@"\n')
-    (shims / "pulumi").chmod(0o755)
-    uv = os.environ.get("UV")
-    assert uv, "run under `uv run` (make e2e): the jobs call uv"
-    env = {
-        "PATH": f"{shims}:{Path(uv).parent}:{os.environ['PATH']}",
-        "HOME": os.environ.get("HOME", str(workdir)),
-        "STACK": twin.stack,
-        "TMPDIR": str(workdir),
-    }
-    script = "\n".join(job_script(job))
-    result = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", script],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    return result.returncode, result.stdout + result.stderr
 
 
 @pytest.fixture
@@ -104,9 +65,11 @@ def test_the_drift_job_names_the_stream_edited_behind_pulumis_back(
             restore,
         )
     assert status != 0, out
-    assert "drift in" in report and f"`{name}`" in report, report
+    # The report names a stream by its identity (its first name: a renamed stream keeps it).
+    identity = app["metadata"]["labels"]["spark-streams/identity"]
+    assert "drift in" in report and f"`{identity}`" in report, report
     assert "executor" in report, report
-    twin.report.prove("drift job: out-of-band edit found", stream=name, exit=status)
+    twin.report.prove("drift job: out-of-band edit found", stream=identity, exit=status)
 
 
 def test_destroy_is_refused_where_the_stack_protects_its_data(
