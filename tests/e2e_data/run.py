@@ -115,35 +115,47 @@ class StackEvidence:
 Edit = str  # Python appended to every stream file: the commit a phase stands for
 
 RESOURCES = """
-stream = _e2e.replace(
+stream = _e2e_replace(
     stream,
-    driver=(stream.driver or _Driver()).model_copy(update={"memory": "3g"}),
-    spark_conf={**(stream.spark_conf or {}), "spark.sql.shuffle.partitions": "3"},
+    driver=(stream.driver if _set(stream.driver) else _Driver()).model_copy(
+        update={"memory": "3g"}
+    ),
+    spark_conf={
+        **(stream.spark_conf if _set(stream.spark_conf) else {}),
+        "spark.sql.shuffle.partitions": "3",
+    },
 )
 """
 # A file sink moves only with a new checkpoint: moved alone, the sink's log in the new prefix
 # starts at the checkpoint's batch and Spark fails at its next compaction (docs/data-path.md).
 MOVE_SINK = """
-stream = _e2e.replace(stream, sink=stream.sink.rstrip("/") + "-gen1/")
+stream = _e2e_replace(stream, sink=stream.sink.rstrip("/") + "-gen1/")
 """
 RENAME = """
-stream = _e2e.replace(
+stream = _e2e_replace(
     stream,
     name=stream.name[:32].rstrip("-") + "-renamed",
     renamed_from=(*stream.renamed_from, stream.name),
 )
 """
 NEW_GENERATION = """
-stream = _e2e.replace(stream, checkpoint_generation=stream.checkpoint_generation + 1)
+stream = _e2e_replace(stream, checkpoint_generation=stream.checkpoint_generation + 1)
 """
 # With the new generation the image gains spark-hadoop-cloud (where the line has it).
 HADOOP_CLOUD = """
-stream = _e2e.replace(stream, hadoop_cloud=True)
+stream = _e2e_replace(stream, hadoop_cloud=True)
 """
 EDIT_HEADER = """
 # e2e-data: the commit of one phase, laid over the stream as written
 import dataclasses as _e2e
 from spark_streams.model import Driver as _Driver
+from spark_streams.settings import is_set as _set
+
+
+def _e2e_replace(stream, **changes):
+    # What the file wrote (a setting left out stays left out: INHERIT), with the changes.
+    written = {f.name: getattr(stream, f.name) for f in _e2e.fields(stream)}
+    return type(stream)(**{**{k: v for k, v in written.items() if _set(v)}, **changes})
 """
 
 
