@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from tests.e2e_data.run import StackEvidence
+from tests.reports import print_reports
 
 
 def _stream_lines(stream: dict[str, Any]) -> list[str]:
@@ -66,18 +65,5 @@ def lines_for(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def summary(found: dict[str, StackEvidence]) -> list[str]:
-    return [line for e in found.values() for line in lines_for(e.as_json())]
-
-
-def main(directory: str) -> None:
-    reports = sorted(Path(directory).glob("*.json"))
-    if not reports:
-        raise SystemExit(f"no reports in {directory}")
-    for path in reports:
-        print("\n".join(lines_for(json.loads(path.read_text()))))
-    print(f"(JSON: {', '.join(str(p) for p in reports)})")
-
-
 if __name__ == "__main__":
-    main(sys.argv[1])
+    print_reports(sys.argv[1], lines_for)

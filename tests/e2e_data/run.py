@@ -22,16 +22,15 @@ import json
 import shutil
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.e2e_data import probes
 from tests.e2e_data.plan import StackPlan, StreamPlan, load, minio_policy
-from tests.e2e_data.servers import Minio, OidcIssuer, ServerError, wait_until
+from tests.e2e_data.servers import Minio, OidcIssuer, ServerError
 from tests.e2e_data.spark import (
     Identity,
     JobRun,
@@ -41,6 +40,7 @@ from tests.e2e_data.spark import (
     read_back,
     submit,
 )
+from twin.processes import WaitError, poll
 
 ROWS_PER_BATCH = 5
 SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
@@ -322,10 +322,11 @@ class StackRun:
         )
         try:
             job.wait_committed(kill_at, 240)
-            state = wait_until(
+            state = poll(
                 f"batch {kill_at} half-written",
                 40,
                 lambda: probes.half_written(self.admin, stream, kill_at),
+                every=0.2,
             )
         finally:
             job.kill()
@@ -499,8 +500,8 @@ class StackRun:
 
         started = time.monotonic()
         try:
-            wait_until("the History Server to list every application", 150, all_listed, 2)
-        except ServerError as error:
+            poll("the History Server to list every application", 150, all_listed, 2)
+        except (ServerError, WaitError) as error:
             self.evidence.errors.append(f"history server: {error}")
         finally:
             server.stop()
@@ -516,13 +517,6 @@ class StackRun:
             "seconds": round(time.monotonic() - started, 1),
             "log": str(self.work / "logs" / "history-server.log"),
         }
-
-
-@contextmanager
-def timed(report: dict[str, float], what: str) -> Iterator[None]:
-    started = time.monotonic()
-    yield
-    report[what] = round(time.monotonic() - started, 1)
 
 
 def dump(evidence: StackEvidence, path: Path) -> None:

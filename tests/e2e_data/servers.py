@@ -14,7 +14,6 @@ import ipaddress
 import json
 import os
 import secrets
-import signal
 import subprocess
 import threading
 import time
@@ -37,6 +36,8 @@ from jwt.algorithms import RSAAlgorithm
 from minio import MinioAdmin
 from minio.credentials.providers import StaticProvider
 
+from twin.processes import poll, stop_group
+
 HOST = "127.0.0.1"
 AUDIENCE = "sts.amazonaws.com"  # what EKS puts in the projected IRSA token
 POLICY_CLAIM = "policy"
@@ -47,17 +48,6 @@ KMS_KEY = "spark-streams-e2e"
 
 class ServerError(AssertionError):
     pass
-
-
-def wait_until(what: str, timeout: float, probe: Any, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise ServerError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
 
 
 class OidcIssuer:
@@ -259,17 +249,11 @@ class Minio:
             except urllib3.exceptions.HTTPError:
                 return False
 
-        wait_until("minio", 30, ready)
+        poll("minio", 30, ready, every=0.2)
 
     def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        os.killpg(self._process.pid, signal.SIGTERM)
-        try:
-            self._process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
+        if self._process is not None:
+            stop_group(self._process, 10)
 
     @contextmanager
     def running(self) -> Iterator[Minio]:

@@ -18,12 +18,13 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.e2e_data.plan import HistoryServerPlan, StreamPlan
-from tests.e2e_data.servers import HOST, TRUSTSTORE_PASSWORD, Minio, ServerError, wait_until
+from tests.e2e_data.servers import HOST, TRUSTSTORE_PASSWORD, Minio, ServerError
+from twin.processes import poll, stop_group
 
 PROJECT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "spark-streams-twin"
@@ -211,7 +212,7 @@ class JobRun:
                 raise ServerError(f"the job exited ({self.process.returncode}): {self.tail()}")
             return len(self.committed) >= count
 
-        wait_until(f"{count} committed micro-batches", timeout, enough)
+        poll(f"{count} committed micro-batches", timeout, enough, every=0.2)
 
     def kill(self) -> None:
         """SIGKILL of the JVM (and the launcher around it), as a node loss or OOM kill does."""
@@ -335,13 +336,7 @@ class HistoryServer:
         return apps
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_group(self.process, 20)
 
 
 def history_server(
@@ -382,7 +377,3 @@ def history_server(
             start_new_session=True,
         )
     return HistoryServer(process, port)
-
-
-def poll_until(what: str, timeout: float, probe: Callable[[], object]) -> object:
-    return wait_until(what, timeout, probe, every=1.0)
