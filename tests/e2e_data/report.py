@@ -27,10 +27,12 @@ def _stream_lines(stream: dict[str, Any]) -> list[str]:
         f"     init container mkdir: exit {stream['init'].get('exit_code')}, "
         f"{stream['init'].get('seconds')} s",
         "     micro-batches committed per run: "
-        + ", ".join(f"{p} {n} ({rows[p]} rows)" for p, n in batches.items()),
+        + ", ".join(f"{p} {n} ({rows[p]} rows, {runs[p]['seconds']} s)" for p, n in batches.items())
+        + ("" if stream["lifecycle"] else " (lifecycle phases: another stream of the stack)"),
         f"     killed at batch {stream['killed'].get('batch')} with "
         f"{len(stream['killed'].get('uncommitted_files', []))} uncommitted file(s) in the sink",
         f"     rows written {sum(rows.values())}, read back with Spark {read}",
+        f"     declared inputs read with Spark: {'; '.join(stream['reads']) or 'none declared'}",
         f"     denials tried {len(denied)}, refused {held[('denied', True)]}; "
         f"grants tried {len(allowed)}, allowed {held[('allowed', True)]}",
     ]

@@ -32,6 +32,10 @@ IMAGE_SPARK_HOME = "/opt/spark"
 JOB_SOURCE = PROJECT / "examples" / "stream-job" / "src"
 JOB_CLASS = "example.streams.StreamJob"
 ACCOUNT = "123456789012"  # the role ARN's account; MinIO's claim-based STS does not read it
+# Every JVM of the run lives for seconds on two shared cores: the C1 compiler alone, as the JIT
+# of C2 was 45% of a job run's CPU (3 micro-batches: 19.8 s of CPU, 10.4 s with C1 only). It
+# changes how fast the code runs, not what it does.
+JVM_FLAGS = ["-XX:TieredStopAtLevel=1"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ class Identity:
             "AWS_ENDPOINT_URL_STS": minio.endpoint,
             "JAVA_TOOL_OPTIONS": " ".join(
                 [
+                    *JVM_FLAGS,
                     f"-Djavax.net.ssl.trustStore={minio.tls.truststore}",
                     f"-Djavax.net.ssl.trustStorePassword={TRUSTSTORE_PASSWORD}",
                     # SDK v1: where STS is, by its region metadata

@@ -1,4 +1,6 @@
-"""What each stack's run must have shown, for every stream of it (see tests/e2e_data/run.py).
+"""What each stack's run must have shown (see tests/e2e_data/run.py): for every stream of it,
+and for the lifecycle phases (change, rename, new generation) for the streams that went through
+them, one per stack unless ``E2E_DATA_LIFECYCLE=all``.
 
 Each test names every stream it failed for, with what was seen instead.
 """
@@ -25,6 +27,13 @@ each_stack = pytest.mark.parametrize("stack", RUN_STACKS)
 def streams(evidence: dict[str, StackEvidence], stack: str) -> list[StreamEvidence]:
     found = list(evidence[stack].streams.values())
     assert found, f"stack {stack}: no stream ran"
+    return found
+
+
+def lifecycle(evidence: dict[str, StackEvidence], stack: str) -> list[StreamEvidence]:
+    """The streams taken through the change, the rename and the new generation."""
+    found = [s for s in streams(evidence, stack) if s.lifecycle]
+    assert found, f"stack {stack}: no stream went through the lifecycle phases"
     return found
 
 
@@ -89,6 +98,21 @@ def test_hard_kill_mid_batch_resumes_from_the_checkpoint(
     check(stack, failures)
 
 
+@each_stack
+def test_declared_inputs_are_read_with_spark(
+    evidence: dict[str, StackEvidence], stack: str
+) -> None:
+    """The restarted run reads every prefix the stream `reads` (another stream's sink included)
+    with Spark's S3A, under the stream's own policy, and finds the files there."""
+    failures = {}
+    for s in streams(evidence, stack):
+        said = {line.split()[2]: line.rpartition("files=")[2] for line in s.reads}
+        wrong = [uri for uri in s.declared_reads if said.get(uri, "0") in ("0", "")]
+        if wrong:
+            failures[s.name] = f"not read (or empty): {wrong}; the job said {s.reads}"
+    check(stack, failures)
+
+
 def _generations(s: StreamEvidence) -> dict[str, Counter[int]]:
     by_checkpoint: dict[str, Counter[int]] = {}
     for rows in s.sinks.values():
@@ -107,14 +131,14 @@ def test_sinks_hold_each_source_row_exactly_once(
     evidence: dict[str, StackEvidence], stack: str
 ) -> None:
     """Read back with Spark: the first generation's rows (a run killed mid-batch among them) in
-    the first sink, the new generation's in its moved sink, each value once, none missing."""
+    the first sink, a lifecycle stream's new generation's in its moved sink, each value once,
+    none missing."""
     failures = {}
     for s in streams(evidence, stack):
         generations = _generations(s)
-        expected = {
-            "gen-0": _committed_batches(s, ("killed", "restarted", "changed", "renamed")),
-            "gen-1": _committed_batches(s, ("new generation",)),
-        }
+        expected = {"gen-0": _committed_batches(s, ("killed", "restarted", "changed", "renamed"))}
+        if s.lifecycle:
+            expected["gen-1"] = _committed_batches(s, ("new generation",))
         for generation, batches in expected.items():
             found = [c for c in generations if c.rstrip("/").endswith(generation)]
             counts = generations[found[0]] if found else Counter()
@@ -152,7 +176,7 @@ def test_resource_change_keeps_the_checkpoint(
     evidence: dict[str, StackEvidence], stack: str
 ) -> None:
     failures = {}
-    for s in streams(evidence, stack):
+    for s in lifecycle(evidence, stack):
         changed, restarted = s.run("changed"), s.run("restarted")
         change = s.changes.get("changed", {})
         if changed is None or restarted is None or not changed.committed:
@@ -170,7 +194,7 @@ def test_rename_keeps_checkpoint_and_progress(
     evidence: dict[str, StackEvidence], stack: str
 ) -> None:
     failures = {}
-    for s in streams(evidence, stack):
+    for s in lifecycle(evidence, stack):
         renamed, moved = s.run("renamed"), s.run("changed")
         change = s.changes.get("renamed", {})
         if renamed is None or moved is None or not renamed.committed:
@@ -190,7 +214,7 @@ def test_new_generation_starts_over_in_a_new_path_and_leaves_the_old(
     evidence: dict[str, StackEvidence], stack: str
 ) -> None:
     failures = {}
-    for s in streams(evidence, stack):
+    for s in lifecycle(evidence, stack):
         run = s.run("new generation")
         change = s.changes.get("new generation", {})
         state = s.checkpoints.get("new generation", {})
@@ -220,7 +244,7 @@ def test_settings_frozen_in_the_checkpoint_change_only_with_a_new_generation(
     """spark.sql.shuffle.partitions changed with the sink: the checkpoint keeps its value (what
     spark_streams/frozen.py announces), and the new generation takes the new one."""
     failures = {}
-    for s in streams(evidence, stack):
+    for s in lifecycle(evidence, stack):
         rendered = s.changes.get("changed", {}).get("shuffle partitions rendered", [None, None])
         kept = s.checkpoints.get("after change", {}).get("conf", {}).get(SHUFFLE_PARTITIONS)
         fresh = s.checkpoints.get("new generation", {}).get("conf", {}).get(SHUFFLE_PARTITIONS)
@@ -235,7 +259,7 @@ def test_a_new_checkpoint_keeps_state_in_rocksdb_with_a_changelog(
     evidence: dict[str, StackEvidence], stack: str
 ) -> None:
     failures = {}
-    for s in streams(evidence, stack):
+    for s in lifecycle(evidence, stack):
         state = s.checkpoints.get("new generation", {})
         provider = state.get("conf", {}).get("spark.sql.streaming.stateStore.providerClass")
         if provider != ROCKSDB or "changelog" not in state.get("state_files", []):
