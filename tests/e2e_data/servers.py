@@ -264,10 +264,12 @@ class Minio:
             self.stop()
 
     # --- clients ------------------------------------------------------------------------
+    # Each on a session of its own: the streams' threads make clients at the same time, and
+    # boto3's default session is not safe for that (its clients are).
     def s3(self, credentials: Credentials | None = None) -> Any:
         """A plain S3 client (boto3) holding these credentials, the root's by default."""
         creds = credentials or self.root
-        return boto3.client(
+        return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint,
             region_name=self.region,
@@ -290,7 +292,7 @@ class Minio:
 
     def assume_role_with_web_identity(self, token: str, role_arn: str) -> Credentials:
         """What an SDK's web identity provider does: the token for session credentials."""
-        sts = boto3.client(
+        sts = boto3.session.Session().client(
             "sts",
             endpoint_url=self.endpoint,
             region_name=self.region,
