@@ -266,6 +266,7 @@ class StackRun:
 
     def identity(self, account: str, identity: str, role: str) -> Identity:
         token = self.issuer.token(
+            self.stack,
             NAMESPACE_SUBJECT.format(namespace=self.namespace, account=account),
             self.policy_name(identity),
         )
@@ -346,13 +347,14 @@ class StackRun:
     ) -> None:
         evidence = self.evidence.streams[stream.identity]
         identity = self.identity(stream.name, stream.identity, stream.role)
-        started = time.monotonic()
         with self.slots:
+            started = time.monotonic()
             result = init_container(stream, self.line, identity, self.minio, self.regions)
+            seconds = round(time.monotonic() - started, 1)
         evidence.init = {
             "command": stream.init.command,
             "exit_code": result.returncode,
-            "seconds": round(time.monotonic() - started, 1),
+            "seconds": seconds,
             "stderr": _errors(result.stderr) if result.returncode else "",
             "marker": probes.exists(self.admin, stream.event_log.bucket, stream.event_log.prefix),
         }
@@ -517,7 +519,10 @@ class StackRun:
         return self.evidence
 
     def read_back(self, base: StackPlan, moved: StackPlan) -> None:
-        sinks = sorted({s.sink.uri for s in base.streams} | {s.sink.uri for s in moved.streams})
+        every = {s.sink for s in base.streams} | {s.sink for s in moved.streams}
+        # Only sinks a run wrote: Spark fails on a missing path, and one stream that failed
+        # earlier would hide what every other stream's sink holds.
+        sinks = sorted(s.uri for s in every if probes.keys(self.admin, s))
         try:
             with self.slots:
                 found = read_back(

@@ -90,10 +90,15 @@ class OidcIssuer:
     def discovery_url(self) -> str:
         return f"{self.url}/.well-known/openid-configuration"
 
-    def token(self, subject: str, policy: str, lifetime_s: int = 3600) -> str:
+    def token(self, cluster: str, subject: str, policy: str, lifetime_s: int = 3600) -> str:
+        """A service account's token from the cluster's issuer (each stack is a cluster of its
+        own, one issuer each, whose service accounts have the same names). MinIO keeps an
+        identity's policy per (``sub``, ``iss``): two stacks' streams of one name under one
+        issuer would share one, each AssumeRoleWithWebIdentity rebinding the other's
+        credentials. It checks the signature (our keys) and not ``iss``."""
         now = int(time.time())
         claims = {
-            "iss": self.url,
+            "iss": f"{self.url}/clusters/{cluster}",
             "sub": subject,
             "aud": AUDIENCE,
             "iat": now,
