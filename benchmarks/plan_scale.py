@@ -107,7 +107,7 @@ def cli(*args: str) -> list[str]:
 
 def run(sizes: Sequence[int], repeats: int, out: Path) -> dict[str, Any]:
     floor_code = "\n".join(FLOOR_IMPORTS)
-    floor, floor_rss, _ = measure([sys.executable, "-c", floor_code], max(repeats, 3))
+    floor, floor_rss, _ = measure([sys.executable, "-c", floor_code], repeats)
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "import_floor": {"seconds": floor, "peak_rss_mib": floor_rss, "modules": FLOOR_IMPORTS},

@@ -60,16 +60,21 @@ def access_policy(stream: EffectiveStream, kms_key_arn: Any = None) -> dict[str,
     ]
     if stream.reads:
         statements.append(_object_statement("ReadDeclaredInputs", _READ, list(stream.reads)))
-    if kms_key_arn is not None:
-        statements.append(
-            {
-                "Sid": "UseBucketKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": kms_key_arn,
-            }
-        )
-    return {"Version": VERSION, "Statement": statements}
+    return {"Version": VERSION, "Statement": [*statements, *_key_statements(kms_key_arn)]}
+
+
+def _key_statements(kms_key_arn: Any) -> list[dict[str, Any]]:
+    """Use of the buckets' KMS key, where they have one (a Pulumi output, or None)."""
+    if kms_key_arn is None:
+        return []
+    return [
+        {
+            "Sid": "UseBucketKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": kms_key_arn,
+        }
+    ]
 
 
 def _object_statement(sid: str, actions: list[str], locations: list[S3Location]) -> dict[str, Any]:
@@ -129,13 +134,4 @@ def history_server_policy(bucket: str, kms_key_arn: Any = None) -> dict[str, Any
             "Resource": f"arn:aws:s3:::{bucket}/*",
         },
     ]
-    if kms_key_arn is not None:
-        statements.append(
-            {
-                "Sid": "UseBucketKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": kms_key_arn,
-            }
-        )
-    return {"Version": VERSION, "Statement": statements}
+    return {"Version": VERSION, "Statement": [*statements, *_key_statements(kms_key_arn)]}

@@ -99,7 +99,7 @@ def from_engine(project_dir: Path) -> StackSource:
 
     Every key of ours that is set, known or not, so that a typo is reported, not ignored.
     Pulumi marks the whole ``secrets`` object secret as soon as one value in it is, so only the
-    stack file tells a plain value beside encrypted ones: that object is taken from the file.
+    stack file tells a plain value beside encrypted ones: the file is asked that, and only that.
     """
     import pulumi  # only under the engine: the offline commands never need it here
 
@@ -119,7 +119,13 @@ def from_engine(project_dir: Path) -> StackSource:
     if isinstance(values.get("secrets"), dict) and "secrets" in secret:
         written = on_disk.values.get("secrets") if on_disk else None
         written = written if isinstance(written, dict) else {}
-        values["secrets"] = {k: written.get(k, SECRET_PLACEHOLDER) for k in values["secrets"]}
+        # The engine's value says whether a secret is set (a `--config-file` other than the
+        # project's may set what the project's file declares null); the file, whether a set
+        # value is in plain text.
+        values["secrets"] = {
+            k: None if v is None else (written.get(k) or SECRET_PLACEHOLDER)
+            for k, v in values["secrets"].items()
+        }
     return StackSource(
         stack,
         display_path(path),

@@ -305,3 +305,22 @@ def test_a_setting_added_to_the_model_makes_the_reference_stale(
     field = StackConfig.model_fields["streams_dir"]
     monkeypatch.setattr(field, "description", "Somewhere else")
     assert sorted(reference.stale(tmp_path)) == ["Pulumi.yaml", "docs/streams.md"]
+
+
+def test_under_pulumi_a_secret_the_engine_has_is_set_whatever_the_projects_file_declares(
+    tmp_path: Path,
+) -> None:
+    # `pulumi up --config-file other.yaml`: the project's file still declares the key null.
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  spark-streams:secrets:\n    kafka: null\n    later: null\n"
+    )
+    pulumi.runtime.set_all_config(
+        {"spark-streams:secrets": '{"kafka": "from-the-other-file", "later": null}'},
+        ["spark-streams:secrets"],
+    )
+    try:
+        with pulumi_stack("dev"):
+            values = stackfile.from_engine(tmp_path).values
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    assert values["secrets"] == {"kafka": SECRET_PLACEHOLDER, "later": None}

@@ -20,9 +20,10 @@ import pytest
 
 from spark_streams.cli import main
 from spark_streams.diff import DiffResult, markdown
+from spark_streams.diff.base import BaseRun, export_ref, runs_this_code
 from spark_streams.diff.compare import Side, compare
 from spark_streams.diff.pricing import priced
-from spark_streams.evaluation import StreamRecord, evaluate
+from spark_streams.evaluation import Evaluation, StreamRecord, evaluate
 from spark_streams.offline import PlannedResource
 from spark_streams.pricing import HOURS_PER_MONTH, ON_DEMAND_DEFAULT, SPOT_DEFAULT, Rate
 from spark_streams.problems import InvalidInputError
@@ -343,6 +344,28 @@ def test_a_program_change_names_what_changes_in_each_streams_resources(repo: Pat
             "new": "1",
         } in entry["fields"]
         assert kinds(entry) == {"restart"}
+
+
+def test_a_base_with_this_code_is_evaluated_here_as_its_own_process_would(
+    repo: Path, tmp_path: Path
+) -> None:
+    tree = tmp_path / "base"
+    export_ref(repo, "HEAD", tree)
+    run = BaseRun(tree, "dev", None)
+    assert run.here and not run.processes
+    own = subprocess.run(
+        [sys.executable, "-m", "spark_streams.evaluation", "--stack", "dev"],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.result() == Evaluation.model_validate_json(own.stdout)
+    # one byte of program code apart: the base gets its own process again
+    with (tree / "components" / "__init__.py").open("a") as code:
+        code.write("\n")
+    assert not runs_this_code(tree)
 
 
 def test_resuming_onto_a_new_checkpoint_does_not_claim_to_resume_from_the_old(trees: Trees) -> None:

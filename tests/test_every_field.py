@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -16,7 +15,7 @@ import yaml
 from spark_streams.cli import main
 from spark_streams.model import StackOverride, Stream
 from spark_streams.settings import Group
-from tests.test_render import SCHEMA, undeclared
+from tests.test_render import CRD, SCHEMA, undeclared
 from tests.test_security import K8S_VERSION
 
 STREAMS = Path(__file__).parent / "fixtures" / "every_field"
@@ -80,7 +79,7 @@ def test_the_render_is_valid_against_the_crd_and_kubernetes(
 ) -> None:
     for document in documents(stack, capsys):
         if document["kind"] == "SparkApplication":
-            jsonschema.validate(document, SCHEMA)
+            CRD.validate(document)
             assert undeclared(document, SCHEMA) == []
             # the pod fields the webhook applies are Kubernetes types: validate them as a pod
             for role in ("driver", "executor"):

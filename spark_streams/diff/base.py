@@ -1,5 +1,8 @@
 """The base side of a diff: the project at a git ref, evaluated by its *own* code in a process
-of its own (so a change to the program itself is diffed like a change to a stream).
+of its own (so a change to the program itself is diffed like a change to a stream). Where the
+base's program code is byte for byte the code this process runs (a change to streams or stack
+files only, most merge requests), it is evaluated here instead: the same answer, without an
+interpreter's start and a second import of the SDKs.
 
 A base from this change on answers with :mod:`spark_streams.evaluation`'s typed model; an
 older one, which has no such module, is asked through the ``list --json`` and ``plan --json``
@@ -9,6 +12,8 @@ never by what its process prints.
 
 from __future__ import annotations
 
+import contextlib
+import filecmp
 import os
 import subprocess
 import sys
@@ -18,11 +23,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from spark_streams.evaluation import Evaluation, StreamRecord
+import spark_streams
+from spark_streams.evaluation import Evaluation, StreamRecord, evaluate
 from spark_streams.offline import PlannedResource
+from spark_streams.problems import InvalidInputError
 
 # A base's reason for not being planned, kept to one line of a note.
 REASON_MAX = 600
+# What the program imports from a tree: the code a base is evaluated with.
+PROGRAM_CODE = ("__main__.py", "components", "spark_streams")
 
 
 class GitRefError(Exception):
@@ -66,14 +75,15 @@ class BaseRun:
     """The base tree's evaluation, running in its own process(es) while this one works."""
 
     def __init__(self, tree: Path, stack: str, streams_dir: Path | None) -> None:
-        self.stack = stack
+        self.tree, self.stack, self.streams_dir = tree, stack, streams_dir
         self.has_stack = (tree / f"Pulumi.{stack}.yaml").is_file()
         self.legacy = not (tree / "spark_streams" / "evaluation.py").is_file()
+        self.here = self.has_stack and runs_this_code(tree)
         python = [sys.executable, "-m"]
         flags = ["--stack", stack, *(["--streams-dir", str(streams_dir)] if streams_dir else [])]
         commands: list[list[str]] = []
-        if not self.has_stack:
-            pass  # nothing to run: every stream of the working tree is added
+        if not self.has_stack or self.here:
+            pass  # nothing to run: every stream of the working tree is added, or it runs here
         elif self.legacy:
             commands = [
                 [*python, "spark_streams.cli", command, "--json", *flags]
@@ -103,6 +113,8 @@ class BaseRun:
         outputs = [process.communicate() for process in self.processes]
         if not self.has_stack:
             return Evaluation(stack=self.stack)
+        if self.here:
+            return self._evaluated_here()
         failed = next(
             (err for (_, err), p in zip(outputs, self.processes, strict=True) if p.returncode),
             None,
@@ -125,6 +137,32 @@ class BaseRun:
             streams=tuple(listed.streams),
             resources=tuple(planned.resources),
         )
+
+    def _evaluated_here(self) -> Evaluation:
+        # From the tree, as `python -m spark_streams.evaluation` there: paths in its answer
+        # (stream files, problems) and a relative streams directory are the tree's.
+        with contextlib.chdir(self.tree):
+            try:
+                return evaluate(Path.cwd(), self.stack, self.streams_dir)
+            except InvalidInputError as error:
+                return Evaluation(stack=self.stack, error=_one_line(error.report()))
+
+
+def runs_this_code(tree: Path) -> bool:
+    """Whether ``tree``'s program code is exactly the code this process imported."""
+    own = Path(spark_streams.__file__).resolve().parent.parent
+    return all(_same(tree / name, own / name) for name in PROGRAM_CODE)
+
+
+def _same(theirs: Path, ours: Path) -> bool:
+    if theirs.is_file() or ours.is_file():
+        return theirs.is_file() and ours.is_file() and filecmp.cmp(theirs, ours, shallow=False)
+    if not (theirs.is_dir() and ours.is_dir()):
+        return False
+    found = {p.relative_to(theirs) for p in theirs.rglob("*.py")}
+    return found == {p.relative_to(ours) for p in ours.rglob("*.py")} and all(
+        filecmp.cmp(theirs / p, ours / p, shallow=False) for p in found
+    )
 
 
 def _one_line(text: str) -> str:

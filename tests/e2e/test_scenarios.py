@@ -84,7 +84,7 @@ def timestamp(value: str) -> float:
 
 def test_pulumi_up_creates_exactly_what_the_program_plans(twin: Twin, deployed: list[Obj]) -> None:
     state = {(r["urn"], r["type"]) for r in twin.state()}
-    planned = {(r["urn"], r["type"]) for r in plan(twin.stack)["resources"]}
+    planned = {(r.urn, r.type) for r in plan(twin.stack).resources}
     assert state == planned, {"only deployed": state - planned, "only planned": planned - state}
     for obj in deployed:
         found = twin.find(obj)

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from spark_streams.offline import Plan
 from twin.processes import poll
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -49,35 +50,28 @@ def key(obj: Obj) -> tuple[str, str, str, str]:
     return (group, obj["kind"], meta.get("namespace", ""), meta["name"])
 
 
+def spark_streams(command: str, stack: str, streams_dir: Path | None, *flags: str) -> str:
+    """`spark-streams COMMAND --stack STACK [--streams-dir DIR] FLAGS`'s output, as a user runs it."""
+    args = [command, "--stack", stack, *flags]
+    if streams_dir is not None:
+        args += ["--streams-dir", str(streams_dir)]
+    return subprocess.run(
+        [sys.executable, "-m", "spark_streams.cli", *args],
+        cwd=PROJECT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
 def render(stack: str, streams_dir: Path | None = None) -> list[Obj]:
     """Exactly what `spark-streams render --stack STACK` prints, as objects."""
-    args = ["render", "--stack", stack]
-    if streams_dir is not None:
-        args += ["--streams-dir", str(streams_dir)]
-    out = subprocess.run(
-        [sys.executable, "-m", "spark_streams.cli", *args],
-        cwd=PROJECT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc]
+    return [doc for doc in yaml.safe_load_all(spark_streams("render", stack, streams_dir)) if doc]
 
 
-def plan(stack: str, streams_dir: Path | None = None) -> dict[str, Any]:
+def plan(stack: str, streams_dir: Path | None = None) -> Plan:
     """`spark-streams plan --json --stack STACK`: what the program registers, offline."""
-    args = ["plan", "--json", "--stack", stack]
-    if streams_dir is not None:
-        args += ["--streams-dir", str(streams_dir)]
-    out = subprocess.run(
-        [sys.executable, "-m", "spark_streams.cli", *args],
-        cwd=PROJECT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    result: dict[str, Any] = json.loads(out)
-    return result
+    return Plan.model_validate_json(spark_streams("plan", stack, streams_dir, "--json"))
 
 
 def edited_streams(*edits: Callable[[Path], None]) -> Path:

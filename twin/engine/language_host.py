@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 import grpc
+import pulumi
 from google.protobuf import empty_pb2, json_format
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
@@ -216,9 +217,24 @@ class StandInLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         program_dir = Path(request.info.program_directory or request.program)
         entry_point = request.info.entry_point or "."
         os.chdir(request.pwd or program_dir)
-        server = sdk.inline_language_server(lambda: _run_main(program_dir, entry_point))
+        reported: list[pulumi.RunError] = []
+
+        def program() -> None:
+            try:
+                _run_main(program_dir, entry_point)
+            except pulumi.RunError as error:
+                reported.append(error)
+                raise
+
+        server = sdk.inline_language_server(program)
         # The SDK's servicer is synchronous: it returns the response itself.
-        return cast(language_pb2.RunResponse, server.Run(request, cast(Any, context)))
+        response = cast(language_pb2.RunResponse, server.Run(request, cast(Any, context)))
+        if reported and response.error:
+            # The SDK's inline server has logged the program's RunError already and returns it
+            # as the error too, which the CLI would print a second time as "an unhandled
+            # error"; the real host's program reports it once and bails.
+            return language_pb2.RunResponse(bail=True)
+        return response
 
     def RunPlugin(  # noqa: N802
         self, request: language_pb2.RunPluginRequest, context: grpc.ServicerContext
