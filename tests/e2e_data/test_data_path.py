@@ -121,9 +121,18 @@ def _generations(s: StreamEvidence) -> dict[str, Counter[int]]:
     return by_checkpoint
 
 
-def _committed_batches(s: StreamEvidence, phases: tuple[str, ...]) -> int:
-    ids = {b for r in s.runs if r.phase in phases for b, _ in r.committed}
-    return max(ids) + 1 if ids else 0
+def _rows(batches: int) -> set[int]:
+    return set(range(batches * ROWS_PER_BATCH))
+
+
+def _next_batches(s: StreamEvidence, *states: str) -> set[int]:
+    """Where a run after the latest of these states may go on: after the last batch of the
+    commit log, or after the last of the offset log when a SIGTERM stop left that batch in the
+    sink's log and not yet in the commit log (the next run re-runs it, the sink skips it and it
+    reports no rows). What the job prints cannot tell: its last progress event may not be."""
+    found = [s.checkpoints[state] for state in states if state in s.checkpoints]
+    state = found[-1] if found else {}
+    return {max(state.get(log) or [-1]) + 1 for log in ("commits", "offsets")}
 
 
 @each_stack
@@ -136,13 +145,15 @@ def test_sinks_hold_each_source_row_exactly_once(
     failures = {}
     for s in streams(evidence, stack):
         generations = _generations(s)
-        expected = {"gen-0": _committed_batches(s, ("killed", "restarted", "changed", "renamed"))}
+        expected = {"gen-0": _next_batches(s, "after restart", "after change", "after rename")}
         if s.lifecycle:
-            expected["gen-1"] = _committed_batches(s, ("new generation",))
-        for generation, batches in expected.items():
+            expected["gen-1"] = _next_batches(s, "new generation")
+        for generation, ends in expected.items():
             found = [c for c in generations if c.rstrip("/").endswith(generation)]
             counts = generations[found[0]] if found else Counter()
-            values = set(range(batches * ROWS_PER_BATCH))
+            # every row of the committed batches; those of a batch only in the sink's log too
+            batches = next((n for n in sorted(ends) if set(counts) == _rows(n)), min(ends))
+            values = _rows(batches)
             twice = sorted(v for v, n in counts.items() if n > 1)
             missing, extra = sorted(values - set(counts)), sorted(set(counts) - values)
             if not batches or twice or missing or extra:
@@ -183,7 +194,7 @@ def test_resource_change_keeps_the_checkpoint(
             failures[s.name] = "did not run after the change"
             continue
         memory, checkpoint = change["driver memory"], change["checkpoint"]
-        continues = changed.committed[0][0] == restarted.committed[-1][0] + 1
+        continues = changed.committed[0][0] in _next_batches(s, "after restart")
         if memory[0] == memory[1] or checkpoint[0] != checkpoint[1] or not continues:
             failures[s.name] = f"{change}; batches {restarted.committed} then {changed.committed}"
     check(stack, failures)
@@ -203,7 +214,7 @@ def test_rename_keeps_checkpoint_and_progress(
         if (
             change["name"][0] == change["name"][1]
             or change["checkpoint"][0] != change["checkpoint"][1]
-            or renamed.committed[0][0] != moved.committed[-1][0] + 1
+            or renamed.committed[0][0] not in _next_batches(s, "after change")
         ):
             failures[s.name] = f"{change}; batches {moved.committed} then {renamed.committed}"
     check(stack, failures)
