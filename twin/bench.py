@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.twin import PROJECT, Obj, Twin, poll, render
+from tests.e2e.twin import PROJECT, Obj, Twin, render
+from twin.processes import poll
 
 SIZES = [1, 10, 50]
 # The chart's default when the release does not set controller.workers.

@@ -13,9 +13,7 @@ TWIN_DIR="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=twin/lib.sh
 source "$TWIN_DIR/lib.sh"
 
-UV=${UV:-uv}
-export GOFLAGS="-p=2 -buildvcs=false -mod=readonly"
-mkdir -p "$TWIN_CACHE"
+build_setup
 
 # cached NAME BUILD: runs BUILD TMPDIR unless $TWIN_CACHE/NAME is complete, then renames TMPDIR
 # into place. Temporary directories are ".part-*", which twin/build.sh leaves alone.

@@ -11,12 +11,7 @@ TWIN_DIR="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=twin/lib.sh
 source "$TWIN_DIR/lib.sh"
 
-UV=${UV:-uv}
-
-# Two cores are shared with other work on the machine: never more than two compile jobs.
-export GOFLAGS="-p=2 -buildvcs=false -mod=readonly"
-
-mkdir -p "$TWIN_CACHE"
+build_setup
 # One build at a time; what an interrupted one left in its temporary directories goes.
 exec 9>"$TWIN_CACHE/.lock"
 flock 9

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twin.processes import stop_group
+
 Obj = dict[str, Any]
 SELECTOR = "app.kubernetes.io/name=spark-operator"
 COMPONENT = "app.kubernetes.io/component"
@@ -107,14 +109,8 @@ class Process:
         return self.popen is not None and self.popen.poll() is None
 
     def stop(self) -> None:
-        if self.popen is None or self.popen.poll() is not None:
-            return
-        os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
+        if self.popen is not None:
+            stop_group(self.popen, 10)
 
 
 def flag_value(args: list[str], flag: str) -> str | None:

@@ -4,6 +4,14 @@
 TWIN_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/spark-streams-twin"
 PYSPARK_VERSION=4.0.1
 
+# What each build script (build.sh, build-data.sh) starts with: the uv the Makefile passes, at
+# most two compile jobs (the two cores are shared with other work on the machine), the cache.
+build_setup() {
+	UV=${UV:-uv}
+	export GOFLAGS="-p=2 -buildvcs=false -mod=readonly"
+	mkdir -p "$TWIN_CACHE"
+}
+
 log() { printf '[twin %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
+
+from tests.reports import print_reports
 
 
 def summary(report: dict[str, Any]) -> list[str]:
@@ -43,14 +44,5 @@ def summary(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def main(directory: str) -> None:
-    reports = sorted(Path(directory).glob("*.json"))
-    if not reports:
-        raise SystemExit(f"no reports in {directory}")
-    for path in reports:
-        print("\n".join(summary(json.loads(path.read_text()))))
-    print(f"(JSON: {', '.join(str(p) for p in reports)})")
-
-
 if __name__ == "__main__":
-    main(sys.argv[1])
+    print_reports(sys.argv[1], summary)

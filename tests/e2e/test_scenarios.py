@@ -35,9 +35,9 @@ from tests.e2e.twin import (
     is_subset,
     key,
     plan,
-    poll,
     render,
 )
+from twin.processes import poll
 
 DRIVER_CONTAINER = "spark-kubernetes-driver"
 RUNNING = "RUNNING"

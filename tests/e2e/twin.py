@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import yaml
 
 from spark_streams.offline import Plan
+from twin.processes import poll
 
 PROJECT = Path(__file__).resolve().parents[2]
 STATE = PROJECT / ".twin"
@@ -41,18 +42,6 @@ Obj = dict[str, Any]
 
 class TwinError(AssertionError):
     pass
-
-
-def poll(what: str, timeout: float, probe: Callable[[], T | None], every: float = 0.25) -> T:
-    """Calls probe until it returns something truthy; fails after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TwinError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
 
 
 def key(obj: Obj) -> tuple[str, str, str, str]:

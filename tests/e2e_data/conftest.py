@@ -1,8 +1,9 @@
 """Data-path scenarios (marker `e2e_data`, deselected by default; `make e2e-data` runs them).
 
 The run starts its own servers (an OpenID provider and MinIO, on 127.0.0.1 ports of its own,
-``E2E_DATA_PORT_BASE``, default 17400) and stops them at the end; it runs each stack once, then
-the tests judge what it saw and ``.e2e-data-report/`` keeps it.
+``E2E_DATA_PORT_BASE``, default 17400; a History Server per stack above them) and stops them at
+the end; it runs every stack once, then the tests judge what it saw and ``.e2e-data-report/``
+keeps it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ import pytest
 import yaml
 
 from spark_streams import stackfile
-from tests.e2e_data.run import StackEvidence, StackRun, dump
+from tests.e2e_data.run import PARALLEL, StackEvidence, StackRun, dump
 from tests.e2e_data.servers import Minio, OidcIssuer
 from tests.e2e_data.spark import CACHE, PROJECT, SparkLine, build_job, lines, regions_file
 
@@ -34,6 +37,9 @@ EXTRA_STREAMS = Path(__file__).parent / "streams"
 STACKS = ("dev", "prod", SDK_V2_STACK)
 # E2E_DATA_STACKS=dev runs one stack (while working on the scenarios; CI runs all three)
 RUN_STACKS = tuple(os.environ.get("E2E_DATA_STACKS", " ".join(STACKS)).split())
+# E2E_DATA_LIFECYCLE=all takes every stream, not one per stack, through the change, the rename
+# and the new generation (tests/e2e_data/run.py)
+EVERY_STREAM_LIFECYCLE = os.environ.get("E2E_DATA_LIFECYCLE", "one") == "all"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -88,12 +94,14 @@ def stacks(work: Path) -> list[Stack]:
 
 @pytest.fixture(scope="session")
 def evidence() -> Iterator[dict[str, StackEvidence]]:
-    """Every stack run once (MinIO and the OpenID provider up for the whole run)."""
+    """Every stack run once, all at the same time (MinIO and the OpenID provider up for the
+    whole run, JVMs two at a time over all of them)."""
     work = Path(tempfile.mkdtemp(prefix="e2e-data-"))
     found: dict[str, StackEvidence] = {}
     available = lines()
     history_line = max(available.values(), key=lambda line: line.version)
     jars = {version: build_job(line, work) for version, line in available.items()}
+    slots = threading.BoundedSemaphore(PARALLEL)
     REPORT_DIR.mkdir(exist_ok=True)
     with OidcIssuer(PORT_BASE + 1) as issuer:
         all_stacks = stacks(work)
@@ -102,27 +110,31 @@ def evidence() -> Iterator[dict[str, StackEvidence]]:
         minio = Minio(_minio_binary(), PORT_BASE, work / "minio", issuer, region)
         with minio.running():
             regions = regions_file(minio, work)
-            for stack in all_stacks:
-                line = _line(available, stack)
-                stack_work = work / stack.name
-                stack_work.mkdir()
+            runs = []
+            for index, stack in enumerate(all_stacks):
                 run = StackRun(
                     stack=stack.name,
                     project=stack.project,
                     streams_dir=stack.streams_dir,
                     region=stack.config["awsRegion"],
                     namespace=stack.config.get("namespace", "spark-streams"),
-                    line=line,
+                    line=_line(available, stack),
                     history_line=history_line,
                     jars=jars,
                     minio=minio,
                     issuer=issuer,
                     regions=regions,
-                    work=stack_work,
-                    history_port=PORT_BASE + 2,
+                    work=work / stack.name,
+                    history_port=PORT_BASE + 2 + index,
+                    slots=slots,
+                    every_stream_lifecycle=EVERY_STREAM_LIFECYCLE,
                 )
-                found[stack.name] = run.run()
-                dump(found[stack.name], REPORT_DIR / f"{stack.name}.json")
+                run.prepare()
+                runs.append(run)
+            with ThreadPoolExecutor(len(runs)) as pool:
+                for run, stack_evidence in zip(runs, pool.map(StackRun.run, runs), strict=True):
+                    found[run.stack] = stack_evidence
+                    dump(stack_evidence, REPORT_DIR / f"{run.stack}.json")
     yield found
     if os.environ.get("E2E_DATA_KEEP") != "1":
         shutil.rmtree(work, ignore_errors=True)

@@ -1,4 +1,5 @@
-"""What a data-path run takes from the program: ``spark-streams plan --json``, as typed models.
+"""What a data-path run takes from the program: its offline plan (``spark-streams plan --json``),
+read through the plan's own typed models.
 
 Every stream, bucket, policy and Spark setting the scenarios use comes from there, so the run
 holds what the stack would deploy; the only values it changes are the endpoint and credentials
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from spark_streams.commands.plan import offline_plan
+from spark_streams.offline import Plan, PlannedResource
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 SPARK_APPLICATION = "kubernetes:sparkoperator.k8s.io/v1beta2:SparkApplication"
@@ -129,38 +131,27 @@ class StackPlan(_Model):
         return found
 
 
-def run_cli(project: Path, *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "spark_streams.cli", *args],
-        cwd=project,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
 def load(project: Path, stack: str, region: str, streams_dir: Path | None = None) -> StackPlan:
-    args = ["plan", "--stack", stack, "--json"]
-    if streams_dir is not None:
-        args += ["--streams-dir", str(streams_dir)]
-    return parse(json.loads(run_cli(project, *args)), region)
+    """What ``spark-streams plan --json --stack STACK`` prints, computed in this process (one
+    interpreter and one import of Pulumi for the whole run, not one per plan)."""
+    return parse(offline_plan(project, stack, streams_dir), region)
 
 
-def parse(plan: dict[str, Any], region: str) -> StackPlan:
-    resources: list[dict[str, Any]] = plan["resources"]
+def _of_type(resources: list[PlannedResource], type_: str) -> list[PlannedResource]:
+    return [r for r in resources if r.type == type_]
+
+
+def parse(plan: Plan, region: str) -> StackPlan:
     policies = {
-        r["inputs"]["role"]: (r["stream"], json.loads(r["inputs"]["policy"]))
-        for r in resources
-        if r["type"] == ROLE_POLICY
+        r.inputs["role"]: (r.stream, json.loads(r.inputs["policy"]))
+        for r in _of_type(plan.resources, ROLE_POLICY)
     }
     by_stream = {stream: (role, doc) for role, (stream, doc) in policies.items()}
     streams = []
-    for r in resources:
-        if r["type"] != SPARK_APPLICATION:
-            continue
-        spec, meta = r["inputs"]["spec"], r["inputs"]["metadata"]
+    for r in _of_type(plan.resources, SPARK_APPLICATION):
+        spec, meta = r.inputs["spec"], r.inputs["metadata"]
         (init,) = spec["driver"]["initContainers"]
-        role, policy = by_stream[r["stream"]]
+        role, policy = by_stream[r.stream]
         streams.append(
             StreamPlan(
                 name=meta["name"],
@@ -178,45 +169,43 @@ def parse(plan: dict[str, Any], region: str) -> StackPlan:
             )
         )
     return StackPlan(
-        stack=plan["stack"],
+        stack=plan.stack,
         region=region,
         streams=sorted(streams, key=lambda s: s.identity),
-        buckets=_buckets(resources),
-        history_server=_history_server(resources, policies),
+        buckets=_buckets(plan.resources),
+        history_server=_history_server(plan.resources, policies),
     )
 
 
-def _buckets(resources: list[dict[str, Any]]) -> list[BucketPlan]:
+def _buckets(resources: list[PlannedResource]) -> list[BucketPlan]:
     fields: dict[str, dict[str, Any]] = {}
     for r in resources:
-        inputs = r.get("inputs") or {}
-        if r["type"] == BUCKET:
+        inputs = r.inputs
+        if r.type == BUCKET:
             fields.setdefault(inputs["bucket"], {})
-        elif r["type"] == VERSIONING:
+        elif r.type == VERSIONING:
             status = inputs["versioningConfiguration"]["status"]
             fields.setdefault(inputs["bucket"], {})["versioning"] = status
-        elif r["type"] == ENCRYPTION:
+        elif r.type == ENCRYPTION:
             (rule,) = inputs["rules"]
             fields.setdefault(inputs["bucket"], {})["encryption"] = rule
-        elif r["type"] == LIFECYCLE:
+        elif r.type == LIFECYCLE:
             fields.setdefault(inputs["bucket"], {})["lifecycle"] = inputs["rules"]
-        elif r["type"] == BUCKET_POLICY:
+        elif r.type == BUCKET_POLICY:
             policy = json.loads(inputs["policy"])
             fields.setdefault(inputs["bucket"], {})["policy"] = policy
     return [BucketPlan(name=name, **values) for name, values in sorted(fields.items())]
 
 
 def _history_server(
-    resources: list[dict[str, Any]], policies: dict[str, tuple[str | None, dict[str, Any]]]
+    resources: list[PlannedResource], policies: dict[str, tuple[str | None, dict[str, Any]]]
 ) -> HistoryServerPlan | None:
     found = [
-        r
-        for r in resources
-        if r["type"] == DEPLOYMENT and r["inputs"]["metadata"]["name"] == HISTORY_SERVER
+        r for r in _of_type(resources, DEPLOYMENT) if r.inputs["metadata"]["name"] == HISTORY_SERVER
     ]
     if not found:
         return None
-    (container,) = found[0]["inputs"]["spec"]["template"]["spec"]["containers"]
+    (container,) = found[0].inputs["spec"]["template"]["spec"]["containers"]
     (opts,) = [e["value"] for e in container["env"] if e["name"] == "SPARK_HISTORY_OPTS"]
     options = dict(
         item.removeprefix("-D").split("=", 1) for item in shlex.split(opts) if item.startswith("-D")

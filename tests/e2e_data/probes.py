@@ -82,13 +82,13 @@ def seed_inputs(admin: Any, plan: StackPlan) -> None:
     sinks = [s.sink for s in plan.streams]
     for stream in plan.streams:
         for read in stream.reads:
-            if not any(_within(read, sink) or _within(sink, read) for sink in sinks):
+            if not any(within(read, sink) or within(sink, read) for sink in sinks):
                 admin.put_object(Bucket=read.bucket, Key=read.key(SEED), Body=b"seed\n")
     for bucket in {s.sink.bucket for s in plan.streams}:
         admin.put_object(Bucket=bucket, Key=OUTSIDE, Body=b"outside\n")
 
 
-def _within(inner: S3Path, outer: S3Path) -> bool:
+def within(inner: S3Path, outer: S3Path) -> bool:
     return inner.bucket == outer.bucket and inner.prefix.startswith(outer.prefix)
 
 
@@ -269,7 +269,7 @@ def probe_all(client: Any, admin: Any, plan: StackPlan, stream: StreamPlan) -> l
         if other.identity == stream.identity:
             continue
         for path in other.own:
-            readable = any(_within(path, r) for r in stream.reads)
+            readable = any(within(path, r) for r in stream.reads)
             for key in [k for k in keys(admin, path) if not k.endswith("/")][:1]:
                 probe("GetObject", path.bucket, key, other.name, readable)
                 probe("DeleteObject", path.bucket, key, other.name, False)
@@ -281,7 +281,7 @@ def probe_all(client: Any, admin: Any, plan: StackPlan, stream: StreamPlan) -> l
 
     sinks = [s.sink for s in plan.streams]
     for read in stream.reads:
-        if any(_within(read, s) or _within(s, read) for s in sinks):
+        if any(within(read, s) or within(s, read) for s in sinks):
             continue  # another stream's sink: probed above
         probe("GetObject", read.bucket, read.key(SEED), "declared input", True)
         probe("ListObjectsV2", read.bucket, read.prefix, "declared input", True)

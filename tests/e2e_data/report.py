@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from tests.e2e_data.run import StackEvidence
+from tests.reports import print_reports
 
 
 def _stream_lines(stream: dict[str, Any]) -> list[str]:
@@ -28,10 +27,12 @@ def _stream_lines(stream: dict[str, Any]) -> list[str]:
         f"     init container mkdir: exit {stream['init'].get('exit_code')}, "
         f"{stream['init'].get('seconds')} s",
         "     micro-batches committed per run: "
-        + ", ".join(f"{p} {n} ({rows[p]} rows)" for p, n in batches.items()),
+        + ", ".join(f"{p} {n} ({rows[p]} rows, {runs[p]['seconds']} s)" for p, n in batches.items())
+        + ("" if stream["lifecycle"] else " (lifecycle phases: another stream of the stack)"),
         f"     killed at batch {stream['killed'].get('batch')} with "
         f"{len(stream['killed'].get('uncommitted_files', []))} uncommitted file(s) in the sink",
         f"     rows written {sum(rows.values())}, read back with Spark {read}",
+        f"     declared inputs read with Spark: {'; '.join(stream['reads']) or 'none declared'}",
         f"     denials tried {len(denied)}, refused {held[('denied', True)]}; "
         f"grants tried {len(allowed)}, allowed {held[('allowed', True)]}",
     ]
@@ -66,18 +67,5 @@ def lines_for(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def summary(found: dict[str, StackEvidence]) -> list[str]:
-    return [line for e in found.values() for line in lines_for(e.as_json())]
-
-
-def main(directory: str) -> None:
-    reports = sorted(Path(directory).glob("*.json"))
-    if not reports:
-        raise SystemExit(f"no reports in {directory}")
-    for path in reports:
-        print("\n".join(lines_for(json.loads(path.read_text()))))
-    print(f"(JSON: {', '.join(str(p) for p in reports)})")
-
-
 if __name__ == "__main__":
-    main(sys.argv[1])
+    print_reports(sys.argv[1], lines_for)

@@ -14,7 +14,6 @@ import ipaddress
 import json
 import os
 import secrets
-import signal
 import subprocess
 import threading
 import time
@@ -37,6 +36,8 @@ from jwt.algorithms import RSAAlgorithm
 from minio import MinioAdmin
 from minio.credentials.providers import StaticProvider
 
+from twin.processes import poll, stop_group
+
 HOST = "127.0.0.1"
 AUDIENCE = "sts.amazonaws.com"  # what EKS puts in the projected IRSA token
 POLICY_CLAIM = "policy"
@@ -47,17 +48,6 @@ KMS_KEY = "spark-streams-e2e"
 
 class ServerError(AssertionError):
     pass
-
-
-def wait_until(what: str, timeout: float, probe: Any, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise ServerError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
 
 
 class OidcIssuer:
@@ -100,10 +90,15 @@ class OidcIssuer:
     def discovery_url(self) -> str:
         return f"{self.url}/.well-known/openid-configuration"
 
-    def token(self, subject: str, policy: str, lifetime_s: int = 3600) -> str:
+    def token(self, cluster: str, subject: str, policy: str, lifetime_s: int = 3600) -> str:
+        """A service account's token from the cluster's issuer (each stack is a cluster of its
+        own, one issuer each, whose service accounts have the same names). MinIO keeps an
+        identity's policy per (``sub``, ``iss``): two stacks' streams of one name under one
+        issuer would share one, each AssumeRoleWithWebIdentity rebinding the other's
+        credentials. It checks the signature (our keys) and not ``iss``."""
         now = int(time.time())
         claims = {
-            "iss": self.url,
+            "iss": f"{self.url}/clusters/{cluster}",
             "sub": subject,
             "aud": AUDIENCE,
             "iat": now,
@@ -259,17 +254,11 @@ class Minio:
             except urllib3.exceptions.HTTPError:
                 return False
 
-        wait_until("minio", 30, ready)
+        poll("minio", 30, ready, every=0.2)
 
     def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        os.killpg(self._process.pid, signal.SIGTERM)
-        try:
-            self._process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
+        if self._process is not None:
+            stop_group(self._process, 10)
 
     @contextmanager
     def running(self) -> Iterator[Minio]:
@@ -280,10 +269,12 @@ class Minio:
             self.stop()
 
     # --- clients ------------------------------------------------------------------------
+    # Each on a session of its own: the streams' threads make clients at the same time, and
+    # boto3's default session is not safe for that (its clients are).
     def s3(self, credentials: Credentials | None = None) -> Any:
         """A plain S3 client (boto3) holding these credentials, the root's by default."""
         creds = credentials or self.root
-        return boto3.client(
+        return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint,
             region_name=self.region,
@@ -306,7 +297,7 @@ class Minio:
 
     def assume_role_with_web_identity(self, token: str, role_arn: str) -> Credentials:
         """What an SDK's web identity provider does: the token for session credentials."""
-        sts = boto3.client(
+        sts = boto3.session.Session().client(
             "sts",
             endpoint_url=self.endpoint,
             region_name=self.region,
