@@ -400,7 +400,7 @@ class BucketPublicAccessBlock(_BucketSetting):
     put, get, remove = (
         "put_public_access_block",
         "get_public_access_block",
-        ("delete_public_access_block"),
+        "delete_public_access_block",
     )
     absent = ("NoSuchPublicAccessBlockConfiguration",)
 
