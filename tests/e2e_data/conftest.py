@@ -28,14 +28,35 @@ from tests.e2e_data.spark import CACHE, PROJECT, SparkLine, build_job, lines, re
 
 REPORT_DIR = PROJECT / ".e2e-data-report"
 PORT_BASE = int(os.environ.get("E2E_DATA_PORT_BASE", "17400"))
-# The stack of the AWS SDK v2 line: dev's config on the History Server's Spark, with a History
-# Server, and streams whose names are prefixes of one another, one reading another's sink and
-# one renamed earlier (tests/e2e_data/streams/), beside every stream of streams/.
-SDK_V2_STACK = "sdk-v2"
-SDK_V2_SPARK = "4.2.1"
 EXTRA_STREAMS = Path(__file__).parent / "streams"
-STACKS = ("dev", "prod", SDK_V2_STACK)
-# E2E_DATA_STACKS=dev runs one stack (while working on the scenarios; CI runs all three)
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A stack made from dev's stack file for a Spark and Hadoop line dev and prod do not run."""
+
+    name: str
+    spark: str
+    hadoop: str
+    history_server: bool
+    # streams whose names are prefixes of one another, one reading another's sink and one
+    # renamed earlier (tests/e2e_data/streams/), beside every stream of streams/
+    extra_streams: bool
+
+
+GENERATED = {
+    stack.name: stack
+    for stack in (
+        # The AWS SDK v2 on Hadoop 3.5, the History Server's Spark: the whole set of streams.
+        Generated("sdk-v2", spark="4.2.1", hadoop="3.5", history_server=True, extra_streams=True),
+        # Hadoop 3.4's own S3A (Spark 4.0 and 4.1 ship it), over the streams of streams/.
+        Generated(
+            "hadoop-3.4", spark="4.0.1", hadoop="3.4", history_server=False, extra_streams=False
+        ),
+    )
+}
+STACKS = ("dev", "prod", *GENERATED)
+# E2E_DATA_STACKS=dev runs one stack (while working on the scenarios; CI runs them all)
 RUN_STACKS = tuple(os.environ.get("E2E_DATA_STACKS", " ".join(STACKS)).split())
 # E2E_DATA_LIFECYCLE=all takes every stream, not one per stack, through the change, the rename
 # and the new generation (tests/e2e_data/run.py)
@@ -60,32 +81,34 @@ def _config(project: Path, stack: str) -> dict[str, Any]:
     return stackfile.read(project, stack).values
 
 
-def sdk_v2_project(work: Path) -> Path:
-    """A copy of the project's stack files with one more: dev's, moved to the SDK v2 line."""
-    project = work / "project"
+def generated_project(work: Path, stack: Generated) -> Path:
+    """A copy of the project's stack files with one more: dev's, moved to the stack's line."""
+    project = work / f"project-{stack.name}"
     project.mkdir()
     for path in PROJECT.glob("Pulumi*.yaml"):
         shutil.copy(path, project / path.name)
     document = yaml.safe_load((PROJECT / "Pulumi.dev.yaml").read_text())
     config = document["config"]
     spark = config["spark-streams:spark"]
-    spark["sparkVersion"] = SDK_V2_SPARK
-    spark["image"] = spark["image"].rsplit(":", 1)[0] + f":{SDK_V2_SPARK}-1"
-    spark["hadoopVersion"] = "3.5"
-    config["spark-streams:buckets"]["prefix"] = "acme-data-sdk-v2"
-    config["spark-streams:monitoring"]["historyServer"] = True
-    (project / f"Pulumi.{SDK_V2_STACK}.yaml").write_text(yaml.safe_dump(document))
+    spark["sparkVersion"] = stack.spark
+    spark["image"] = spark["image"].rsplit(":", 1)[0] + f":{stack.spark}-1"
+    spark["hadoopVersion"] = stack.hadoop
+    config["spark-streams:buckets"]["prefix"] = f"acme-data-{stack.name.replace('.', '-')}"
+    config["spark-streams:monitoring"]["historyServer"] = stack.history_server
+    (project / f"Pulumi.{stack.name}.yaml").write_text(yaml.safe_dump(document))
     streams = project / "streams"
     shutil.copytree(PROJECT / "streams", streams, ignore=shutil.ignore_patterns("__pycache__"))
-    for path in EXTRA_STREAMS.glob("*.py"):
-        shutil.copy(path, streams / path.name)
+    if stack.extra_streams:
+        for path in EXTRA_STREAMS.glob("*.py"):
+            shutil.copy(path, streams / path.name)
     return project
 
 
 def stacks(work: Path) -> list[Stack]:
     found = []
     for name in RUN_STACKS:
-        project = sdk_v2_project(work) if name == SDK_V2_STACK else PROJECT
+        generated = GENERATED.get(name)
+        project = generated_project(work, generated) if generated else PROJECT
         config = _config(project, name)
         streams_dir = project / config.get("streamsDir", "streams")
         found.append(Stack(name, project, streams_dir, config))

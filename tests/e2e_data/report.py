@@ -50,6 +50,9 @@ def lines_for(report: dict[str, Any]) -> list[str]:
         f"AWS SDK {report['sdk']}, credentials {report['credentials_provider']} "
         f"({report['seconds']} s)"
     ]
+    if report["credentials"] != "rendered":
+        lines.append(f"   credentials swapped: {report['credentials']}")
+        lines.append(f"   the rendered provider loads: {report['provider_loads']}")
     for bucket in report["buckets"]:
         lines.append(f"   bucket {json.dumps(bucket, sort_keys=True)}")
     for stream in report["streams"].values():

@@ -32,7 +32,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,13 +46,14 @@ from tests.e2e_data.plan import (
     load,
     minio_policy,
 )
-from tests.e2e_data.servers import Minio, OidcIssuer, ServerError
+from tests.e2e_data.servers import Credentials, Minio, OidcIssuer, ServerError
 from tests.e2e_data.spark import (
     Identity,
     JobRun,
     SparkLine,
     history_server,
     init_container,
+    provider_loads,
     read_back,
     submit,
 )
@@ -118,6 +119,10 @@ class StackEvidence:
     hadoop: str
     sdk: str
     credentials_provider: str
+    # "rendered": the jobs ran with the rendered provider, through MinIO's STS; else what
+    # replaced it, and the jar the rendered provider class loads from (spark.provider_loads)
+    credentials: str = "rendered"
+    provider_loads: str = ""
     plans: dict[str, StackPlan] = field(default_factory=dict)
     streams: dict[str, StreamEvidence] = field(default_factory=dict)
     history_server: dict[str, Any] = field(default_factory=dict)
@@ -264,7 +269,21 @@ class StackRun:
         """What `pulumi up` does to the role's inline policy, on MinIO (see minio_policy)."""
         self.minio.admin().policy_add(self.policy_name(identity), policy=minio_policy(policy))
 
-    def identity(self, account: str, identity: str, role: str) -> Identity:
+    def identity(
+        self, account: str, identity: str, role: str, line: SparkLine | None = None
+    ) -> Identity:
+        """What EKS gives a pod of the service account, for a JVM of ``line`` (the stack's):
+        with the token's session credentials where that line's SDK cannot reach MinIO's STS."""
+        found = self._token(account, identity, role)
+        if (line or self.line).reaches_local_sts:
+            return found
+        return replace(found, session=self._session(found))
+
+    def credentials(self, stream: StreamPlan) -> Credentials:
+        """The stream's session credentials, as its web identity provider gets them."""
+        return self._session(self._token(stream.name, stream.identity, stream.role))
+
+    def _token(self, account: str, identity: str, role: str) -> Identity:
         token = self.issuer.token(
             self.stack,
             NAMESPACE_SUBJECT.format(namespace=self.namespace, account=account),
@@ -274,8 +293,7 @@ class StackRun:
         path.write_text(token)
         return Identity(role=role, token_file=path, region=self.region)
 
-    def credentials(self, stream: StreamPlan) -> Any:
-        identity = self.identity(stream.name, stream.identity, stream.role)
+    def _session(self, identity: Identity) -> Credentials:
         return self.minio.assume_role_with_web_identity(
             identity.token_file.read_text(), identity.env(self.minio, self.regions)["AWS_ROLE_ARN"]
         )
@@ -498,6 +516,16 @@ class StackRun:
         self.evidence.credentials_provider = ",".join(
             sorted({s.credentials_provider for s in base.streams})
         )
+        if not self.line.reaches_local_sts:
+            self.evidence.credentials = (
+                "session credentials of the stream's own token: the AWS SDK "
+                f"{self.line.sdk_version} reads no AWS_ENDPOINT_URL_STS"
+            )
+            with self.slots:
+                self.evidence.provider_loads = ", ".join(
+                    f"{provider} from {provider_loads(self.line, provider)}"
+                    for provider in self.evidence.credentials_provider.split(",")
+                )
         for stream in base.streams:
             self.grant(stream.identity, stream.policy)
         if base.history_server is not None:
@@ -554,7 +582,7 @@ class StackRun:
             self._history_server(base, plan)
 
     def _history_server(self, base: StackPlan, plan: HistoryServerPlan) -> None:
-        identity = self.identity(HISTORY_SERVER, HISTORY_SERVER, plan.role)
+        identity = self.identity(HISTORY_SERVER, HISTORY_SERVER, plan.role, self.history_line)
         store = self.work / "history-store"
         server = history_server(
             plan,

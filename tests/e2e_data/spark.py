@@ -5,7 +5,10 @@ certificate), where the Spark distribution is (the cache instead of the image's 
 whose token the web identity provider reads (one the local issuer signed for the stream). The
 credentials provider is the rendered one: the AWS SDK v1's reads the STS endpoint from its region
 metadata, which a system property points at a file naming MinIO; the SDK v2's from
-``AWS_ENDPOINT_URL_STS``.
+``AWS_ENDPOINT_URL_STS``, which it reads from 2.28.1 on. Before that (Hadoop 3.4.1's 2.24.6)
+nothing points it at a local STS: there the run swaps the credentials only, for the session
+credentials MinIO's STS gives the stream's own token (the same identity and policy), and
+:func:`provider_loads` shows that the rendered provider class loads on that line's classpath.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.e2e_data.plan import HistoryServerPlan, StreamPlan
-from tests.e2e_data.servers import HOST, TRUSTSTORE_PASSWORD, Minio, ServerError
+from tests.e2e_data.servers import HOST, TRUSTSTORE_PASSWORD, Credentials, Minio, ServerError
 from twin.processes import poll, stop_group
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -61,7 +64,28 @@ class SparkLine:
 
     @property
     def sdk(self) -> str:
-        return "v2" if list(self.home.glob("jars/aws-core-*.jar")) else "v1"
+        return "v1" if self._sdk_jar.name.startswith("aws-java-sdk-") else "v2"
+
+    @property
+    def sdk_version(self) -> str:
+        return self._sdk_jar.stem.rsplit("-", 1)[1]
+
+    @property
+    def reaches_local_sts(self) -> bool:
+        """Whether the rendered web identity provider can be pointed at MinIO's STS: the SDK
+        v1 by its region metadata, the SDK v2 by ``AWS_ENDPOINT_URL_STS`` (from 2.28.1)."""
+        version = tuple(int(part) for part in self.sdk_version.split("."))
+        return self.sdk == "v1" or version >= (2, 28, 1)
+
+    @property
+    def _sdk_jar(self) -> Path:
+        # v1: aws-java-sdk-bundle-1.x; v2: its core module (aws-core-2.x) or its bundle-2.x
+        (jar,) = [
+            *self.home.glob("jars/aws-java-sdk-bundle-*.jar"),
+            *self.home.glob("jars/aws-core-*.jar"),
+            *self.home.glob("jars/bundle-*.jar"),
+        ]
+        return jar
 
 
 def lines() -> dict[str, SparkLine]:
@@ -108,6 +132,21 @@ class Identity:
     role: str
     token_file: Path
     region: str
+    # Where the line's SDK cannot reach the local STS: the session credentials of this token.
+    session: Credentials | None = None
+
+    def s3a_conf(self) -> dict[str, str]:
+        """What replaces the rendered credentials provider (nothing where it reaches STS)."""
+        if self.session is None:
+            return {}
+        return {
+            "fs.s3a.aws.credentials.provider": (
+                "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
+            ),
+            "fs.s3a.access.key": self.session.access_key,
+            "fs.s3a.secret.key": self.session.secret_key,
+            "fs.s3a.session.token": self.session.session_token or "",
+        }
 
     def env(self, minio: Minio, regions_file: Path) -> dict[str, str]:
         return {
@@ -174,9 +213,12 @@ def init_container(
     """The driver's init container, exactly as rendered (Spark's path and endpoints aside)."""
     command = [_in_cache(a, line) for a in stream.init.command]
     endpoint = [f"-D{k}={v}" for k, v in endpoint_conf(minio).items()]
-    # Hadoop's generic options come first; the render's FsShell arguments start at "-D...".
+    swapped = [f"-D{k}={v}" for k, v in identity.s3a_conf().items()]
+    # Hadoop's generic options come first; the render's FsShell arguments start at "-D...",
+    # and of two settings of one key the later wins.
     at = next(i for i, a in enumerate(command) if a.startswith("-Dfs.s3a."))
-    command = [*command[:at], *endpoint, *command[at:]]
+    end = max(i for i, a in enumerate(command) if a.startswith("-D")) + 1
+    command = [*command[:at], *endpoint, *command[at:end], *swapped, *command[end:]]
     # The rendered env (region, token file, session name) with the local token and role.
     env = {**os.environ, **stream.init.env, **identity.env(minio, regions)}
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
@@ -266,6 +308,7 @@ def submit(
         **stream.spark_conf,
         **{f"spark.hadoop.{k}": v for k, v in stream.hadoop_conf.items()},
         **{f"spark.hadoop.{k}": v for k, v in endpoint_conf(minio).items()},
+        **{f"spark.hadoop.{k}": v for k, v in identity.s3a_conf().items()},
         **local_conf(),
         **(extra_conf or {}),
     }
@@ -286,6 +329,22 @@ def submit(
         start_new_session=True,
     )
     return JobRun(process, log)
+
+
+def provider_loads(line: SparkLine, provider: str) -> str:
+    """The jar the rendered credentials provider class loads from on the line's classpath
+    (Hadoop's own FindClass), or why it does not."""
+    find_class = ["org.apache.hadoop.util.FindClass", "load", provider]
+    result = subprocess.run(
+        ["java", *JVM_FLAGS, "-cp", f"{line.home}/jars/*", *find_class],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = [ln for ln in result.stdout.splitlines() if ln.startswith(f"{provider}: ")]
+    if result.returncode != 0 or not found:
+        raise ServerError(f"{provider} does not load on Spark {line.version}: {result.stdout}")
+    return found[0].removeprefix(f"{provider}: ")
 
 
 READBACK = PROJECT / "tests" / "e2e_data" / "readback.py"
@@ -358,6 +417,7 @@ def history_server(
     options = {
         **plan.options,
         **{f"spark.hadoop.{k}": v for k, v in endpoint_conf(minio).items()},
+        **{f"spark.hadoop.{k}": v for k, v in identity.s3a_conf().items()},
         "spark.history.ui.port": str(port),
         # A host process: only the loopback (the pod listens on its own address).
         "spark.driver.bindAddress": HOST,

@@ -343,3 +343,17 @@ def test_history_server_lists_every_application(evidence: dict[str, StackEvidenc
                 f"{len(expected)} completed applications, not listed: {sorted(missing)}"
             )
     assert not failures, failures
+
+
+@each_stack
+def test_the_jobs_ran_with_the_rendered_provider_or_it_loads_on_the_lines_classpath(
+    evidence: dict[str, StackEvidence], stack: str
+) -> None:
+    """Where the line's AWS SDK reaches MinIO's STS, every JVM used the rendered provider;
+    where it cannot (SDK 2.24.6, Hadoop 3.4.1), only the credentials were swapped, and each
+    rendered provider class loads from the line's own SDK jar."""
+    found = evidence[stack]
+    if found.credentials == "rendered":
+        return
+    for provider in found.credentials_provider.split(","):
+        assert f"{provider} from file:" in found.provider_loads, found.provider_loads
