@@ -4,6 +4,7 @@ have (twin/engine/language_host.py, twin/engine/stackcopy.py)."""
 
 from __future__ import annotations
 
+import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
@@ -58,3 +59,24 @@ def test_the_twins_stack_file_is_the_committed_one_but_for_salt_ciphertext_and_c
     untouched = set(original) - {"spark-streams:secrets", "spark-streams:operator"}
     assert {k: config[k] for k in untouched} == {k: original[k] for k in untouched}
     assert stackcopy.declared_secrets("prod") == ["kafka-sasl-password"]
+
+
+@pytest.mark.parametrize("plugin", ["pulumi-language-python", "pulumi-resource-pulumi-python"])
+def test_the_python_plugins_run_in_the_virtualenv_of_the_project_the_cli_runs_from(
+    plugin: str, tmp_path: Path
+) -> None:
+    # The CLI starts its plugins in the program's directory: a clone of the project (as CI's
+    # checkout) runs its own environment, not the one of the checkout the twin was started from.
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text('#!/bin/sh\necho "$0 $*"\n')
+    python.chmod(0o755)
+    result = subprocess.run(
+        [str(PROJECT / "twin" / "engine" / plugin), "127.0.0.1:1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.startswith(f"{python} ")
+    assert result.stdout.rstrip().endswith(" 127.0.0.1:1")

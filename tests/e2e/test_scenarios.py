@@ -10,9 +10,10 @@ from __future__ import annotations
 import copy
 import json
 import re
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -22,12 +23,15 @@ from typing import Any
 import pytest
 
 from components import STREAM_READY
+from spark_streams.deploy_report import stream_of
+from spark_streams.diff import DiffResult
 from spark_streams.metadata import SPEC_HASH_LABEL
-from tests.e2e.ci_jobs import run_job
+from tests.e2e.ci_jobs import GitLab, note_streams, preview_steps, preview_streams, run_job
 from tests.e2e.conftest import apps
 from tests.e2e.twin import (
     PROJECT,
     PULUMI_MANAGER,
+    STATE,
     Obj,
     Twin,
     TwinError,
@@ -37,6 +41,8 @@ from tests.e2e.twin import (
     plan,
     render,
 )
+from tests.fake_gitlab import TOKEN, FakeGitLab, serve
+from twin.engine import stackcopy
 from twin.processes import poll
 
 DRIVER_CONTAINER = "spark-kubernetes-driver"
@@ -286,14 +292,172 @@ def test_suspend_stops_the_driver_and_keeps_the_rest_then_resume_runs_again(
     )
 
 
-def test_a_spec_change_resubmits_the_application(twin: Twin, current: Deployed) -> None:
+# A stream added as README's "Adding a stream" writes it (`spark-streams new`'s template).
+NEW_STREAM = '''"""inventory-ingest: inventory events from `inventory.v1` into the lake."""
+
+from spark_streams.model import Stream
+
+stream = Stream(
+    name="inventory-ingest",
+    owner="inventory-team",
+    arguments=("--topic", "inventory.v1"),
+    sink="s3://{lake}/raw/{stream}/",
+)
+'''
+
+
+def add_stream(streams: Path) -> None:
+    (streams / "inventory.py").write_text(NEW_STREAM)
+
+
+@pytest.fixture(scope="module")
+def gitlab(current: Deployed) -> Iterator[tuple[GitLab, FakeGitLab]]:
+    """The project's repository and a GitLab notes API, for the merge-request scenarios; main
+    is what is deployed when the first of them starts."""
+    (STATE / "e2e").mkdir(exist_ok=True)
+    root = Path(tempfile.mkdtemp(dir=STATE / "e2e", prefix="gitlab-"))
+    with serve() as api:
+        yield GitLab(root, edited_streams(*current.edits)), api
+
+
+@dataclass
+class MergeRequest:
+    preview: str  # the preview job's `pulumi preview --diff` output, as it wrote it
+    note: str  # the note it posted
+    streams: dict[str, str]  # stream identity -> added, changed, removed
+    untouched: set[str]  # URNs of the state that the deploy left as they were
+    seconds: dict[str, float]
+
+
+def merge_request(
+    twin: Twin, gitlab: tuple[GitLab, FakeGitLab], current: Deployed, iid: int, change: Edit
+) -> MergeRequest:
+    """One merge request through CI as GitLab runs it: the change committed on a branch, the
+    preview job (both of its `spark-streams` commands, the real `pulumi preview --diff`,
+    `pulumi config`) in the runner's checkout of it, then merged and deployed by the deploy
+    job from main. Checks that the note's stream section says what the real preview does,
+    and that the deploy changed nothing else: every other resource's state, every other
+    Kubernetes object (uid) and every other stream's driver."""
+    repo, api = gitlab
+    branch = f"mr-{iid}"
+    change(repo.author / "streams")
+    head = repo.commit(branch, f"merge request !{iid}")
+    # The stack runs the stream files of the checkout it is deployed from, as in CI.
+    twin.pulumi("config", "set", "spark-streams:streamsDir", "streams")
+    build = repo.checkout(head)
+    runner = {
+        "CI_PIPELINE_SOURCE": "merge_request_event",
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA": repo.main,
+        "CI_MERGE_REQUEST_IID": str(iid),
+        "CI_COMMIT_SHA": head,
+        "CI_PROJECT_ID": "42",
+        "CI_API_V4_URL": f"{api.url}/api/v4",
+        "GITLAB_TOKEN": TOKEN,
+    }
+    seconds: dict[str, float] = {}
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(dir=STATE / "e2e") as tmp:
+        status, output = run_job(twin, "preview", Path(tmp), build, runner)
+    seconds["preview job"] = round(time.monotonic() - started, 1)
+    assert status == 0, output[-3000:]
+    preview = (build / f"preview-{twin.stack}.txt").read_text()
+    (posted,) = api.mr_notes("42", iid)
+    note = posted["body"]
+    assert note == (build / f"mr-note-{twin.stack}.md").read_text()
+    # The real preview, whole, is what the note folds.
+    assert preview.strip() in note, "the note does not hold the job's preview"
+    for secret in stackcopy.declared_secrets(twin.stack):
+        assert f"twin-{secret}" not in note, f"secret {secret} in the note"
+    diff = DiffResult.from_json(json.loads((build / f"diff-{twin.stack}.json").read_text()))
+    assert diff.base_commit == repo.main and diff.base_error is None
+    identity = {e.name: e.identity for entries in diff.streams_by_kind.values() for e in entries}
+    in_note = {identity[name]: kind for name, kind in note_streams(note).items()}
+
+    before = {r["urn"]: r for r in twin.state()}
+    objects = render(twin.stack, edited_streams(*current.edits))
+    uids = {key(o): twin.find(o) for o in objects}
+    drivers = {n: twin.driver(n) for n in names(objects)}
+    repo.merge(branch)
+    build = repo.checkout("main")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(dir=STATE / "e2e") as tmp:
+        status, output = run_job(
+            twin,
+            ".deploy",
+            Path(tmp),
+            build,
+            {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main"},
+        )
+    seconds["deploy job"] = round(time.monotonic() - started, 1)
+    assert status == 0, output[-3000:]
+    after = {r["urn"]: r for r in twin.state()}
+
+    # The note's streams, and the kind of change of each, are the preview's.
+    steps = preview_steps(preview)
+    parents = {u: r["parent"] for u, r in (before | after).items() if r.get("parent")}
+    in_preview = preview_streams(steps, parents)
+    assert in_note == in_preview, {"note": in_note, "preview": in_preview}
+    # The shared resources the preview changes are the ones the note's diff lists.
+    shared = {u for u in steps if stream_of(u, parents) is None}
+    listed = {
+        r.urn for rs in (diff.other.added, diff.other.changed, diff.other.removed) for r in rs
+    }
+    assert shared == listed, {"preview": shared, "note": listed}
+
+    # The deploy did what the preview said and nothing else: the engine gives a resource it
+    # creates, updates or replaces a new `modified` time (secrets in the state are encrypted
+    # anew on every write, so inputs and outputs are no measure).
+    def recorded(resource: Obj | None) -> Obj | None:
+        return resource and {k: resource.get(k) for k in ("modified", "parent", "protect")}
+
+    changed = {
+        u for u in before.keys() | after.keys() if recorded(before.get(u)) != recorded(after.get(u))
+    }
+    stack = next(u for u in after if u.split("::")[2] == "pulumi:pulumi:Stack")
+    assert changed - {stack} <= set(steps), sorted(changed - set(steps) - {stack})
+    for k, obj in uids.items():
+        assert obj is not None
+        found = twin.find(
+            {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": obj["metadata"]}
+        )
+        assert found is not None and found["metadata"]["uid"] == obj["metadata"]["uid"], k
+    for n, pod in drivers.items():
+        if identity.get(n, n) not in in_note:
+            still = twin.driver(n)
+            assert pod and still and still["metadata"]["uid"] == pod["metadata"]["uid"], n
+    current.edits.append(change)
+    current.objects = render(twin.stack, edited_streams(*current.edits))
+    twin.report.prove(
+        "merge request previewed and deployed as CI does",
+        merge_request=iid,
+        streams=in_note,
+        shared=sorted(shared),
+        steps=len(steps),
+        **seconds,
+    )
+    return MergeRequest(preview, note, in_note, set(before) - changed, seconds)
+
+
+def test_a_merge_request_that_adds_a_stream_is_previewed_and_deployed_as_ci_does(
+    twin: Twin, current: Deployed, gitlab: tuple[GitLab, FakeGitLab]
+) -> None:
+    request = merge_request(twin, gitlab, current, 7, add_stream)
+    assert request.streams == {"inventory-ingest": "added"}
+    assert twin.app_state("inventory-ingest") == RUNNING
+
+
+def test_a_spec_change_resubmits_the_application(
+    twin: Twin, current: Deployed, gitlab: tuple[GitLab, FakeGitLab]
+) -> None:
     name = "orders-ingest"
     before = twin.driver(name)
     assert before is not None
-    change = edit("orders.py", '"1 minute"', '"2 minutes"')
-    current.edits.append(change)
     started = time.monotonic()
-    current.objects = deploy(twin, *current.edits)
+    # A merge request changing one stream, through the preview and deploy jobs.
+    request = merge_request(
+        twin, gitlab, current, 8, edit("orders.py", '"1 minute"', '"2 minutes"')
+    )
+    assert request.streams == {name: "changed"}
 
     def resubmitted() -> Obj | None:
         pod = twin.driver(name)
