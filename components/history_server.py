@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 from components import HISTORY_SERVER
 from components.irsa import WorkloadIdentityArgs, workload_identity
 from spark_streams import iam
-from spark_streams.metadata import STACK_LABEL
+from spark_streams.metadata import STACK_LABEL, applied
 from spark_streams.resolve import S3Location, iam_role_name
 from spark_streams.sparkapp import SPARK_UID
 
@@ -153,7 +153,12 @@ class HistoryServer(pulumi.ComponentResource):
         stack = {STACK_LABEL: args.stack} if args.stack else {}
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata={"name": NAME, "namespace": args.namespace, "labels": {**labels, **stack}},
+            metadata={
+                "name": NAME,
+                "namespace": args.namespace,
+                "labels": {**labels, **stack},
+                "annotations": applied(),
+            },
             spec={
                 "replicas": 1,
                 "selector": {"match_labels": labels},
@@ -177,7 +182,12 @@ class HistoryServer(pulumi.ComponentResource):
         )
         k8s.core.v1.Service(
             f"{name}-service",
-            metadata={"name": NAME, "namespace": args.namespace, "labels": labels},
+            metadata={
+                "name": NAME,
+                "namespace": args.namespace,
+                "labels": labels,
+                "annotations": applied(),
+            },
             spec={
                 "selector": labels,
                 "ports": [{"name": "http", "port": 80, "target_port": "http"}],
@@ -186,7 +196,12 @@ class HistoryServer(pulumi.ComponentResource):
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network",
-            metadata={"name": NAME, "namespace": args.namespace, "labels": labels},
+            metadata={
+                "name": NAME,
+                "namespace": args.namespace,
+                "labels": labels,
+                "annotations": applied(),
+            },
             spec=network_policy_spec(args, labels),
             opts=child,
         )

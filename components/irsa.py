@@ -15,6 +15,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from spark_streams import iam
+from spark_streams.metadata import applied
 
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 
@@ -80,7 +81,7 @@ def workload_identity(
         result: k8s.meta.v1.ObjectMetaArgsDict = {
             "name": account_name,
             "namespace": args.namespace,
-            "annotations": {ROLE_ARN_ANNOTATION: role.arn},
+            "annotations": applied({ROLE_ARN_ANNOTATION: role.arn}),
         }
         if args.labels:
             result["labels"] = dict(args.labels)

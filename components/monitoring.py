@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import STREAM_MONITORING
+from spark_streams.metadata import applied
 from spark_streams.sparkapp import JMX_PORT_NAME
 
 PROMETHEUS_API = "monitoring.coreos.com/v1"
@@ -132,7 +133,12 @@ class StreamMonitoring(pulumi.ComponentResource):
             f"{name}-pods",
             api_version=PROMETHEUS_API,
             kind="PodMonitor",
-            metadata={"name": "spark-streams", "namespace": args.namespace, "labels": labels},
+            metadata={
+                "name": "spark-streams",
+                "namespace": args.namespace,
+                "labels": labels,
+                "annotations": applied(),
+            },
             spec=pod_monitor_spec(),
             opts=child,
         )
@@ -140,7 +146,12 @@ class StreamMonitoring(pulumi.ComponentResource):
             f"{name}-alerts",
             api_version=PROMETHEUS_API,
             kind="PrometheusRule",
-            metadata={"name": "spark-streams", "namespace": args.namespace, "labels": labels},
+            metadata={
+                "name": "spark-streams",
+                "namespace": args.namespace,
+                "labels": labels,
+                "annotations": applied(),
+            },
             spec={
                 "groups": [
                     {"name": "spark-streams", "rules": alert_rules(args.namespace, args.running)}

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import STREAMING_NAMESPACE
+from spark_streams.metadata import applied
 from spark_streams.sparkapp import SECRET_NAME
 
 DRIVER_ROLE = "spark-driver"
@@ -68,6 +69,7 @@ class StreamingNamespace(pulumi.ComponentResource):
             name,
             metadata={
                 "name": args.name,
+                "annotations": applied(),
                 "labels": {
                     **args.labels,
                     "pod-security.kubernetes.io/enforce": level,
@@ -80,13 +82,13 @@ class StreamingNamespace(pulumi.ComponentResource):
         in_namespace = pulumi.ResourceOptions(parent=self.namespace)
         role = k8s.rbac.v1.Role(
             f"{name}-driver",
-            metadata={"name": DRIVER_ROLE, "namespace": args.name},
+            metadata={"name": DRIVER_ROLE, "namespace": args.name, "annotations": applied()},
             rules=driver_rules(),
             opts=in_namespace,
         )
         binding = k8s.rbac.v1.RoleBinding(
             f"{name}-driver",
-            metadata={"name": DRIVER_ROLE, "namespace": args.name},
+            metadata={"name": DRIVER_ROLE, "namespace": args.name, "annotations": applied()},
             role_ref={
                 "api_group": "rbac.authorization.k8s.io",
                 "kind": "Role",
@@ -100,7 +102,7 @@ class StreamingNamespace(pulumi.ComponentResource):
         )
         deny = k8s.networking.v1.NetworkPolicy(
             f"{name}-deny-ingress",
-            metadata={"name": DENY_INGRESS, "namespace": args.name},
+            metadata={"name": DENY_INGRESS, "namespace": args.name, "annotations": applied()},
             # Every pod, no ingress rule: closed unless another policy selects it and opens.
             spec={"pod_selector": {}, "policy_types": ["Ingress"]},
             opts=in_namespace,
@@ -109,7 +111,7 @@ class StreamingNamespace(pulumi.ComponentResource):
         if args.secrets is not None:
             secret = k8s.core.v1.Secret(
                 f"{name}-secrets",
-                metadata={"name": SECRET_NAME, "namespace": args.name},
+                metadata={"name": SECRET_NAME, "namespace": args.name, "annotations": applied()},
                 type="Opaque",
                 string_data=args.secrets,
                 opts=in_namespace,

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components import PRIORITY_CLASS
 from spark_streams.config import PriorityClassConfig
+from spark_streams.metadata import applied
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class StreamPriorityClass(pulumi.ComponentResource):
         config = args.config
         self.priority_class = k8s.scheduling.v1.PriorityClass(
             name,
-            metadata={"name": config.name, "labels": dict(args.labels)},
+            metadata={"name": config.name, "labels": dict(args.labels), "annotations": applied()},
             value=config.value,
             preemption_policy=config.preemption_policy,
             global_default=False,

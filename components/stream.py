@@ -101,7 +101,12 @@ class Stream(pulumi.ComponentResource):
         self.role = identity.role
         network = k8s.networking.v1.NetworkPolicy(
             f"{name}-network",
-            metadata={"name": stream.name, "namespace": stream.namespace, "labels": labels},
+            metadata={
+                "name": stream.name,
+                "namespace": stream.namespace,
+                "labels": labels,
+                "annotations": metadata.applied(),
+            },
             spec=network_policy_spec(stream, args.monitoring),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -114,7 +119,7 @@ class Stream(pulumi.ComponentResource):
                 "name": stream.name,
                 "namespace": stream.namespace,
                 "labels": labels,
-                **({"annotations": stream.annotations} if stream.annotations else {}),
+                "annotations": metadata.applied(stream.annotations),
             },
             spec=spec,
             # Submitted only once its role's policy exists (IAM may take seconds more to apply

@@ -3,7 +3,8 @@ keeps to itself (a stream's own ``labels`` and ``annotations`` may not use them)
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Protocol, TypeVar
 
 IDENTITY_LABEL = "spark-streams/identity"  # what a stream's network policy selects its pods by
 OWNER_LABEL = "spark-streams/owner"
@@ -13,6 +14,16 @@ DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
 # On a stream's driver and executor pods: a hash of the SparkApplication spec they run, so that a
 # deploy can tell the run of the spec it applied from the one before (spark_streams/readiness.py).
 SPEC_HASH_LABEL = "spark-streams/spec-hash"
+
+# The field manager every Kubernetes object is applied as (pulumi-kubernetes' annotation for it).
+# Without it the provider (server-side apply) names one at random per resource in Check and keeps
+# it in the state only, so an object whose create the state never recorded (a deploy cut off
+# during it) is applied again by the next `up` under a new random name, which conflicts with the
+# first on every field whose value changed: the stack stays stuck. The annotation comes before the
+# state's name (`fieldManagerName`, provider/pkg/provider/provider.go, v4.25.0); on the first
+# update after a name changes the provider hands the old name's fields over to the new one.
+FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
+FIELD_MANAGER = "pulumi-kubernetes-spark-streams"
 
 # Labels the network policies, the PodMonitor and the operator select pods by: a stream setting
 # one of them could join another stream's traffic or metrics. "spark-" covers spark-streams/*
@@ -46,6 +57,15 @@ def labels(stream: Labelled) -> dict[str, str]:
         IDENTITY_LABEL: stream.identity,
         STACK_LABEL: stream.stack,
     }
+
+
+V = TypeVar("V")
+
+
+def applied(annotations: Mapping[str, V] | None = None) -> dict[str, V | str]:
+    """A Kubernetes object's annotations as the program registers it: its own, then the field
+    manager it is applied as."""
+    return {**(annotations or {}), FIELD_MANAGER_ANNOTATION: FIELD_MANAGER}
 
 
 def reserved(key: str, keys: tuple[str, ...]) -> bool:

@@ -12,6 +12,7 @@ import yaml
 from syrupy.assertion import SnapshotAssertion
 
 from spark_streams.cli import main
+from spark_streams.metadata import FIELD_MANAGER, FIELD_MANAGER_ANNOTATION
 
 SCHEMA = json.loads(
     (Path(__file__).parent / "fixtures" / "sparkapplication-v1beta2.schema.json").read_text()
@@ -103,3 +104,20 @@ def test_a_node_selector_is_never_at_both_levels(
             spec = app["spec"]
             at_role = [r for r in ("driver", "executor") if spec[r].get("nodeSelector")]
             assert not (spec.get("nodeSelector") and at_role), app["metadata"]["name"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_object_is_applied_as_one_field_manager(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Without it pulumi-kubernetes applies each object as a random field manager kept in the
+    # state only: the next `up` after a deploy cut off during a create conflicts with itself.
+    objects = [d for d in yaml.safe_load_all(render(stack, capsys)) if d]
+    kinds = {o["kind"] for o in objects}
+    assert {"Namespace", "ServiceAccount", "Role", "NetworkPolicy", "SparkApplication"} <= kinds
+    for obj in objects:
+        annotations = obj["metadata"].get("annotations", {})
+        assert annotations.get(FIELD_MANAGER_ANNOTATION) == FIELD_MANAGER, (
+            obj["kind"],
+            obj["metadata"]["name"],
+        )

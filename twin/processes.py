@@ -41,3 +41,21 @@ def stop_group(process: subprocess.Popen[bytes] | subprocess.Popen[str], grace: 
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def session(sid: int) -> list[int]:
+    """The live processes of session ``sid`` (those a process started with ``setsid`` left,
+    whatever process group they put themselves in)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # After the command's closing parenthesis: state, ppid, pgrp, session.
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found.append(int(entry))
+    return found

@@ -25,12 +25,11 @@ import pytest
 from components import STREAM_READY
 from spark_streams.deploy_report import stream_of
 from spark_streams.diff import DiffResult
-from spark_streams.metadata import SPEC_HASH_LABEL
+from spark_streams.metadata import FIELD_MANAGER, SPEC_HASH_LABEL
 from tests.e2e.ci_jobs import GitLab, note_streams, preview_steps, preview_streams, run_job
 from tests.e2e.conftest import apps
 from tests.e2e.twin import (
     PROJECT,
-    PULUMI_MANAGER,
     STATE,
     Obj,
     Twin,
@@ -101,7 +100,9 @@ def test_pulumi_up_creates_exactly_what_the_program_plans(twin: Twin, deployed: 
         found = twin.find(obj)
         assert found is not None, f"{key(obj)} not created"
         managers = {m["manager"] for m in found["metadata"].get("managedFields", [])}
-        assert any(PULUMI_MANAGER.match(m) for m in managers), (key(obj), managers)
+        # The one the program names, never one pulumi-kubernetes makes up per run.
+        pulumi = {m for m in managers if m.startswith("pulumi-kubernetes")}
+        assert pulumi == {FIELD_MANAGER}, (key(obj), managers)
     twin.report.prove("pulumi up as planned", resources=len(state), objects=len(deployed))
 
 
@@ -471,6 +472,91 @@ def test_a_spec_change_resubmits_the_application(
     assert "2 minutes" in container.get("args", [])
     twin.report.prove(
         "spec change resubmits", app=name, seconds=round(time.monotonic() - started, 1)
+    )
+
+
+def overlapping_drivers(versions: list[Obj]) -> list[list[str]]:
+    """Driver pods of one stream that existed at once, from every version of them a watch saw: a
+    pod exists from its first version seen to its last if that one is its deletion (it has a
+    deletionTimestamp), else to the end. The twin's resource versions are etcd's revisions."""
+    spans: dict[str, tuple[str, int, float]] = {}
+    for pod in versions:
+        meta = pod["metadata"]
+        app, version = (
+            meta["labels"].get("sparkoperator.k8s.io/app-name", ""),
+            int(meta["resourceVersion"]),
+        )
+        first = spans.get(meta["name"], (app, version, 0.0))[1]
+        spans[meta["name"]] = (app, first, version if "deletionTimestamp" in meta else float("inf"))
+    overlaps = []
+    for one, (app, first, last) in spans.items():
+        for other, (other_app, other_first, other_last) in spans.items():
+            if one < other and app == other_app and first <= other_last and other_first <= last:
+                overlaps.append([one, other])
+    return overlaps
+
+
+def test_a_spec_change_cut_off_in_its_wait_goes_through_after_pulumi_cancel(
+    twin: Twin, current: Deployed
+) -> None:
+    # The deploy of a spec change, killed as a cancelled CI job kills its shell while the
+    # stream's wait runs: the lock stays, the next `up` is refused; after `pulumi cancel` a plain
+    # `up` waits again, for the new driver, and no stream ever has two drivers.
+    name = "orders-ingest"
+    before = twin.driver(name)
+    assert before is not None
+    submission_before = waits(twin)[name]["submissionId"]
+    change = edit("orders.py", '"2 minutes"', '"3 minutes"')
+    current.edits.append(change)
+    streams = edited_streams(*current.edits)
+    (app,) = [a for a in apps(render(twin.stack, streams)) if a["metadata"]["name"] == name]
+    spec_hash = app["spec"]["driver"]["labels"][SPEC_HASH_LABEL]
+
+    def new_driver() -> Obj | None:
+        pod = twin.driver(name)
+        return pod if pod and pod["metadata"]["labels"][SPEC_HASH_LABEL] == spec_hash else None
+
+    started = time.monotonic()
+    with twin.watching("pods", "-n", twin.namespace, "-l", "spark-role=driver") as drivers:
+        process = twin.start_up(streams, "--skip-preview")
+        # The application is updated and its wait (StreamReady) runs until this driver has run
+        # for the window: cut off then.
+        poll("the new driver, during the deploy's wait", 180, new_driver)
+        orphans = twin.cut_off(process)
+        cut_off_after = time.monotonic() - started
+        locked = twin.up(streams, "--skip-preview", check=False)
+        pending = twin.export().get("pending_operations", [])
+        cancelled = twin.pulumi("cancel", "--yes")
+        resumed = twin.up(streams, "--skip-preview")
+    assert locked.returncode != 0
+    assert "the stack is currently locked by 1 lock(s)" in locked.stderr, locked.stderr
+    assert [(op["type"], op["resource"]["type"]) for op in pending] == [("updating", STREAM_READY)]
+    assert pending[0]["resource"]["inputs"]["stream"] == name
+    assert "has been canceled" in cancelled.stdout, cancelled.stdout
+    assert "1 pending operations from previous deployment" in resumed.stdout, resumed.stdout
+    # It waited again, for real: the new driver RUNNING for the whole window, seen by this `up`.
+    ready = waits(twin)[name]
+    (waited,) = re.findall(rf"StreamReady {name}-ready updated \(([0-9.]+)s\)", resumed.stdout)
+    assert float(waited) >= ready["minReadySeconds"], resumed.stdout
+    assert ready["specHash"] == spec_hash and ready["submissionId"] != submission_before
+    live = twin.app(name)
+    assert live is not None and live["status"]["applicationState"]["state"] == RUNNING
+    assert live["status"]["submissionID"] == ready["submissionId"]
+    after = new_driver()
+    assert after is not None and after["metadata"]["uid"] != before["metadata"]["uid"]
+    container = next(c for c in after["spec"]["containers"] if c["name"] == DRIVER_CONTAINER)
+    assert "3 minutes" in container.get("args", [])
+    overlaps = overlapping_drivers(list(drivers))
+    assert not overlaps, f"two drivers of one stream at once: {overlaps[:3]}"
+    current.objects = render(twin.stack, streams)
+    twin.report.prove(
+        "spec change cut off in its wait, then pulumi cancel and up",
+        app=name,
+        cut_off_after_s=round(cut_off_after, 1),
+        orphaned_plugins=orphans,
+        pending=[f"{op['type']} {op['resource']['urn']}" for op in pending],
+        resumed_wait_s=float(waited),
+        seconds=round(time.monotonic() - started, 1),
     )
 
 

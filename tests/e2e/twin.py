@@ -8,9 +8,12 @@ made, pointed at by the stack setting `streamsDir` in the twin's copy of the sta
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,15 +28,13 @@ from typing import Any, TypeVar
 import yaml
 
 from spark_streams.offline import Plan
-from twin.processes import poll
+from twin.processes import poll, session
 
 PROJECT = Path(__file__).resolve().parents[2]
 STATE = PROJECT / ".twin"
 PULUMI = PROJECT / "twin" / "pulumi"
 # Objects a scenario makes behind Pulumi's back (the crashing copy of a stream) are its own.
 FIELD_MANAGER = "twin-e2e"
-# pulumi-kubernetes names its field managers pulumi-kubernetes-<random>, one per resource.
-PULUMI_MANAGER = re.compile(r"^pulumi-kubernetes(-[0-9a-f]+)?$")
 APP_GROUP = "sparkoperator.k8s.io"
 
 T = TypeVar("T")
@@ -199,11 +200,53 @@ class Twin:
         self.pulumi("config", "set", "spark-streams:streamsDir", str(streams_dir or "streams"))
         return self.pulumi("up", "--yes", "--suppress-progress", *flags, check=check)
 
+    def export(self) -> Obj:
+        """The stack's deployment as the engine holds it (`pulumi stack export`)."""
+        deployment: Obj = json.loads(self.pulumi("stack", "export").stdout)["deployment"]
+        return deployment
+
     def state(self) -> list[Obj]:
-        """The stack's resources as the engine holds them (`pulumi stack export`)."""
-        exported = json.loads(self.pulumi("stack", "export").stdout)
-        resources: list[Obj] = exported["deployment"]["resources"]
+        """The stack's resources as the engine holds them."""
+        resources: list[Obj] = self.export()["resources"]
         return resources
+
+    def start_up(self, streams_dir: Path, *flags: str) -> subprocess.Popen[str]:
+        """`up` of these stream files left running in a session of its own, as a CI job's shell
+        runs it; its output goes to a file beside them."""
+        self.pulumi("config", "set", "spark-streams:streamsDir", str(streams_dir))
+        with open(streams_dir.parent / "up.log", "w") as log:
+            return subprocess.Popen(
+                [str(PULUMI), "up", "--yes", "--suppress-progress", *flags, "--stack", self.stack],
+                cwd=PROJECT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+
+    def cut_off(self, process: subprocess.Popen[str]) -> list[str]:
+        """What a cancelled CI job does to its shell: SIGKILL to the CLI's process group. The
+        plugins the CLI started run in process groups of their own and outlive it: they are
+        killed here, by PID, and their command lines returned."""
+        assert process.poll() is None, "the deploy ended before it could be cut off"
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        orphans = session(process.pid)
+        commands = []
+        for pid in orphans:
+            with contextlib.suppress(OSError):  # it may have ended meanwhile
+                commands.append(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " "))
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        poll("the orphaned plugins gone", 30, lambda: not session(process.pid))
+        with self._lock:
+            self.report.deploys.append(
+                {
+                    "command": "up (cut off: SIGKILL to its process group)",
+                    "exit": process.returncode,
+                }
+            )
+        return commands
 
     # --- objects behind Pulumi's back ---------------------------------------------------
     def apply(self, objects: list[Obj]) -> None:
