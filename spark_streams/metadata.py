@@ -24,12 +24,18 @@ SPEC_HASH_LABEL = "spark-streams/spec-hash"
 # update after a name changes the provider hands the old name's fields over to the new one.
 FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
 FIELD_MANAGER = "pulumi-kubernetes-spark-streams"
+# And applied with force: the program owns every field it declares. Without it a field edited by
+# hand (`kubectl patch`, as its own manager) conflicts with the next apply, so `pulumi up
+# --refresh` fails on that resource instead of putting the field back (docs/ci.md, Drift check).
+PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
+APPLIED = {FIELD_MANAGER_ANNOTATION: FIELD_MANAGER, PATCH_FORCE_ANNOTATION: "true"}
 
 # Labels the network policies, the PodMonitor and the operator select pods by: a stream setting
 # one of them could join another stream's traffic or metrics. "spark-" covers spark-streams/*
 # and Spark's own (spark-role, spark-app-selector, spark-exec-id).
 RESERVED_LABELS = ("app.kubernetes.io/", "sparkoperator.k8s.io/", "spark-")
-RESERVED_ANNOTATIONS = (DO_NOT_DISRUPT, "spark-streams/", "sparkoperator.k8s.io/")
+# pulumi.com/: how the provider applies the object (APPLIED), not the stream's to set
+RESERVED_ANNOTATIONS = (DO_NOT_DISRUPT, "spark-streams/", "sparkoperator.k8s.io/", "pulumi.com/")
 
 
 class Labelled(Protocol):
@@ -63,9 +69,9 @@ V = TypeVar("V")
 
 
 def applied(annotations: Mapping[str, V] | None = None) -> dict[str, V | str]:
-    """A Kubernetes object's annotations as the program registers it: its own, then the field
-    manager it is applied as."""
-    return {**(annotations or {}), FIELD_MANAGER_ANNOTATION: FIELD_MANAGER}
+    """A Kubernetes object's annotations as the program registers it: its own, then how it is
+    applied (APPLIED)."""
+    return {**(annotations or {}), **APPLIED}
 
 
 def reserved(key: str, keys: tuple[str, ...]) -> bool:

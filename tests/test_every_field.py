@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from spark_streams.cli import main
-from spark_streams.metadata import FIELD_MANAGER, FIELD_MANAGER_ANNOTATION
+from spark_streams.metadata import APPLIED
 from spark_streams.model import StackOverride, Stream
 from spark_streams.settings import Group
 from tests.test_render import CRD, SCHEMA, undeclared
@@ -122,7 +122,7 @@ def test_every_field_lands_where_it_should_in_prod(capsys: pytest.CaptureFixture
         assert labels["spark-streams/owner"] == "platform-qa"
         assert labels["example.com/cost-center"] == "cc-7"
     runbook = {"example.com/runbook": "https://runbooks.example.com/every-field"}
-    assert meta["annotations"] == {**runbook, FIELD_MANAGER_ANNOTATION: FIELD_MANAGER}
+    assert meta["annotations"] == {**runbook, **APPLIED}
     assert executor["annotations"] == runbook
     assert driver["annotations"] == {**runbook, "karpenter.sh/do-not-disrupt": "true"}
     # the job

@@ -11,7 +11,7 @@ import pytest
 from components.irsa import ROLE_ARN_ANNOTATION
 from components.stream import Stream, StreamArgs
 from spark_streams.discovery import StreamFile
-from spark_streams.metadata import FIELD_MANAGER, FIELD_MANAGER_ANNOTATION
+from spark_streams.metadata import APPLIED
 from spark_streams.model import Stream as StreamModel
 from spark_streams.resolve import resolve
 from tests.components.conftest import Registrations, register
@@ -136,7 +136,7 @@ def test_owner_and_labels_tag_the_role_and_label_the_application() -> None:
     assert metadata["labels"]["cost-center"] == "cc-42"
     assert metadata["annotations"] == {
         "example.com/runbook": "https://runbooks/owned",
-        FIELD_MANAGER_ANNOTATION: FIELD_MANAGER,
+        **APPLIED,
     }
 
 
