@@ -178,7 +178,7 @@ class Watcher(threading.Thread):
 
 def timed(twin: Twin, name: str, *args: str) -> dict[str, Any]:
     """`twin/pulumi ARGS --stack S --event-log F`: its wall time, exit code, memory and where its
-    time went; ``stdout`` is kept for --json."""
+    time went; ``stdout`` is kept for --json. Also appended to ``.twin/bench/commands.jsonl``."""
     events = WORK / f"{name}.events.jsonl"
     events.unlink(missing_ok=True)
     command = [
@@ -208,7 +208,7 @@ def timed(twin: Twin, name: str, *args: str) -> dict[str, Any]:
     memory.join()
     (WORK / f"{name}.out").write_text(stdout + stderr)
     timeline = read_timeline(events.read_text().splitlines() if events.exists() else [])
-    return {
+    figures = {
         "command": " ".join(["pulumi", *args]),
         "exit": process.returncode,
         "load": [before, load()],
@@ -221,6 +221,11 @@ def timed(twin: Twin, name: str, *args: str) -> dict[str, Any]:
             if s.package == "readiness" and s.ended is not None
         },
     }
+    # Each command's figures as soon as it ends: a run stopped half way keeps them.
+    with (WORK / "commands.jsonl").open("a") as log:
+        kept = {k: v for k, v in figures.items() if k not in ("stdout", "waits")}
+        log.write(json.dumps({"name": name, **kept}) + "\n")
+    return figures
 
 
 def write_streams(n: int, changed: bool = False) -> None:
@@ -357,6 +362,7 @@ def row(r: dict[str, Any]) -> str:
 def main(sizes: list[int]) -> list[dict[str, Any]]:
     twin = Twin()
     WORK.mkdir(parents=True, exist_ok=True)
+    (WORK / "commands.jsonl").unlink(missing_ok=True)
     print("engine: seconds per command ('!' = non-zero exit), up's peak RSS per process kind")
     print(
         "streams resources   plan  preview      up    expect no-change   change targeted same"
