@@ -1,6 +1,11 @@
-"""Scale figure for the operator on the twin: N generated streams applied at once, the time
-until every application is RUNNING, and the operator's submissions per minute with the
-release's `controller.workers`. Run by `make bench-twin` on a twin that is up.
+"""Scale figures on the twin, run by `make bench-twin` on a twin that is up, in two parts
+(`TWIN_BENCH_PARTS`, default both):
+
+- ``operator``: the committed stack deployed, then N generated streams applied at once with
+  kubectl, the time until every application is RUNNING, and the operator's submissions per
+  minute with the release's `controller.workers` (`TWIN_BENCH_SIZES`);
+- ``engine``: the same through the engine, from an empty stack (twin/bench_engine.py,
+  `TWIN_BENCH_ENGINE_SIZES`).
 
 Each submission is a spark-submit JVM on this machine, so the figures measure the operator
 and spark-submit on its cores, not a cluster's API server or nodes.
@@ -16,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.twin import PROJECT, Obj, Twin, render
+from twin import bench_engine
 from twin.processes import poll
 
 SIZES = [1, 10, 50]
@@ -85,17 +91,19 @@ def run(twin: Twin, n: int) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    twin = Twin()
+def sizes(variable: str, default: list[int]) -> list[int]:
+    return [int(n) for n in os.environ.get(variable, "").split()] or default
+
+
+def operator(twin: Twin) -> None:
+    twin.up()
     values = twin.env["release"]["values"]
     workers = values.get("controller", {}).get("workers", CHART_DEFAULT_WORKERS)
-    sizes = [int(n) for n in os.environ.get("TWIN_BENCH_SIZES", "").split()] or SIZES
     out = PROJECT / ".twin-report"
-    out.mkdir(exist_ok=True)
     print(f"stack {twin.stack}, controller.workers {workers}, {twin.env['versions']['kubernetes']}")
     print("streams  running  seconds  submissions  failed submissions  submissions/min")
     results = []
-    for n in sizes:
+    for n in sizes("TWIN_BENCH_SIZES", SIZES):
         r = run(twin, n)
         results.append(r)
         print(
@@ -108,6 +116,16 @@ def main() -> None:
                 {"stack": twin.stack, "controller_workers": workers, "runs": results}, indent=2
             )
         )
+
+
+def main() -> None:
+    parts = os.environ.get("TWIN_BENCH_PARTS", "").split() or ["operator", "engine"]
+    twin = Twin()
+    (PROJECT / ".twin-report").mkdir(exist_ok=True)
+    if "operator" in parts:
+        operator(twin)
+    if "engine" in parts:
+        bench_engine.main(sizes("TWIN_BENCH_ENGINE_SIZES", bench_engine.SIZES))
 
 
 if __name__ == "__main__":

@@ -23,12 +23,13 @@ e2e: twin-build
 	done; \
 	$(RUN) python -m tests.e2e.report .twin-report
 
-# WORKERS=n runs the operator with controller.workers n instead of the release's value.
-bench-twin: twin-build ## time to RUNNING and submissions per minute for 1, 10 and 50 streams
+# WORKERS=n runs the operator with controller.workers n instead of the release's value;
+# PARTS="operator" or "engine" runs one part (twin/bench.py); SIZES / ENGINE_SIZES the Ns.
+bench-twin: twin-build ## the operator's and the engine's deploy cost for 1 to 200 streams
 	@trap 'bash twin/down.sh' EXIT; trap 'exit 1' INT TERM; bash twin/down.sh --quiet; \
 	TWIN_CONTROLLER_WORKERS=$(WORKERS) $(TWIN_ENV) bash twin/up.sh $(STACK) && \
-	twin/pulumi up --yes --skip-preview --suppress-progress --stack $(STACK) >/dev/null && \
-	$(RUN) python -m twin.bench
+	TWIN_BENCH_PARTS="$(PARTS)" TWIN_BENCH_SIZES="$(SIZES)" \
+	TWIN_BENCH_ENGINE_SIZES="$(ENGINE_SIZES)" $(RUN) python -m twin.bench
 
 # The data path (docs/data-path.md): each stack's streams as a real Spark job against MinIO,
 # which holds them to their own IAM policy. No cluster; servers started and stopped by the run.
