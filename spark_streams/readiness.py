@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import ssl
 import subprocess
 import threading
@@ -60,6 +61,8 @@ RUNNING, SUSPENDED = "RUNNING", "SUSPENDED"
 # The operator's states that end a run of the spec (v1beta2 ApplicationStateType).
 FAILED_STATES = frozenset({"FAILED", "FAILING", "SUBMISSION_FAILED"})
 POLL_SECONDS = 1.0
+# A line that says what was thrown, in a JVM's output (not its "at ..." frames).
+_THROWN = re.compile(r"(Exception in thread |Caused by: |[\w.$]+(Exception|Error)(: |$))")
 DRIVER_CONTAINER = "spark-kubernetes-driver"
 # The kubelet's reasons for a container it cannot start (kubelet images/types.go, kuberuntime).
 # A malformed image reference never parses, whatever is retried: it fails the wait at once.
@@ -165,12 +168,23 @@ def _failure(
     """``reason``: the operator's last error message for this spec's run, when ``seen`` has
     none (it clears it as it reruns the application); ``says``: its driver pod's last word."""
     state = (seen.state or "NEW") if seen else "unknown (the application could not be read)"
-    reason = (seen.error if seen and seen.error else reason) or "none given"
+    reason = condensed(seen.error if seen and seen.error else reason) or "none given"
     driver = f"; driver pod: {says}" if says else ""
     return NotReadyError(
         f"stream {target.stream}: {why}; state {state}, operator's reason: {reason}{driver} "
         f"(SparkApplication {target.namespace}/{target.name})"
     )
+
+
+def condensed(text: str) -> str:
+    """A message on one line. A multi-line one (the operator's reason for a failed submission is
+    spark-submit's whole output, hundreds of lines; a driver's termination message may be a
+    stack trace) keeps its first line and the last exceptions it names."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return " ".join(lines)
+    thrown = [line for line in lines[1:] if _THROWN.match(line)][-2:]
+    return " ... ".join([lines[0], *thrown]) + f" ({len(lines)} lines)"
 
 
 def wait(
@@ -405,7 +419,7 @@ def driver_of(pod: dict[str, Any]) -> Driver:
 
 def _said(container: dict[str, Any], why: str, message: str) -> str:
     text = f"container {container.get('name', '?')}: {why}"
-    return f"{text}: {' '.join(message.split())}" if message else text
+    return f"{text}: {condensed(message)}" if message.strip() else text
 
 
 def _named(items: list[dict[str, Any]], name: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from spark_streams.readiness import (
     Observation,
     ReadinessProvider,
     Target,
+    condensed,
     driver_of,
     wait,
 )
@@ -400,11 +401,11 @@ def _container(name: str, **state: Any) -> dict[str, Any]:
                     _container("sidecar", running={}),
                     _container(
                         "spark-kubernetes-driver",
-                        terminated={"exitCode": 1, "reason": "Error", "message": "Boom\n  at x"},
+                        terminated={"exitCode": 1, "reason": "Error", "message": "Boom"},
                     ),
                 ]
             },
-            Driver("", "container spark-kubernetes-driver: Error, exit code 1: Boom at x"),
+            Driver("", "container spark-kubernetes-driver: Error, exit code 1: Boom"),
         ),
         (
             {
@@ -432,3 +433,51 @@ def _container(name: str, **state: Any) -> dict[str, Any]:
 )
 def test_what_a_driver_pod_says(status: dict[str, Any], expected: Driver) -> None:
     assert driver_of(_pod(**status)) == expected
+
+
+SUBMIT_OUTPUT = """failed to submit spark application: failed to run spark-submit: WARNING: x
+26/12/02 06:33:17 WARN BlockedThreadChecker: Thread blocked for 2746 ms
+io.vertx.core.VertxException: Thread blocked
+\tat java.base/java.lang.Thread.run(Thread.java:840)
+26/12/02 06:33:28 ERROR Client: Please check "kubectl auth can-i create pod" first.
+Exception in thread "main" io.fabric8.kubernetes.client.KubernetesClientException: timeout
+\tat org.apache.spark.deploy.SparkSubmit.main(SparkSubmit.scala)
+Caused by: io.vertx.core.impl.NoStackTraceTimeoutException: timeout getting a connection
+26/12/02 06:33:29 INFO ShutdownHookManager: Shutdown hook called
+"""
+
+
+def test_a_failed_submissions_output_is_condensed_to_what_was_thrown() -> None:
+    sequence = [
+        seen("RUNNING", "a", pod=OLD),
+        seen("SUBMISSION_FAILED", "b", error=SUBMIT_OUTPUT),
+    ]
+    with pytest.raises(NotReadyError) as error:
+        run(target(), sequence)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message == (
+        "stream orders-ingest: the operator's run of this spec failed; state SUBMISSION_FAILED, "
+        "operator's reason: failed to submit spark application: failed to run spark-submit: "
+        'WARNING: x ... Exception in thread "main" io.fabric8.kubernetes.client.'
+        "KubernetesClientException: timeout ... Caused by: io.vertx.core.impl."
+        "NoStackTraceTimeoutException: timeout getting a connection (9 lines) "
+        "(SparkApplication spark-streams/orders-ingest)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ""),
+        ("driver pod not found", "driver pod not found"),
+        ("  one line  \n\n", "one line"),
+        ("first\nsecond\nthird", "first (3 lines)"),
+        (
+            "boom\n\tat x\nCaused by: java.io.IOException: disk",
+            "boom ... Caused by: java.io.IOException: disk (3 lines)",
+        ),
+    ],
+)
+def test_condensed(text: str, expected: str) -> None:
+    assert condensed(text) == expected
