@@ -465,14 +465,15 @@ def test_a_change_that_breaks_a_running_driver_fails_that_stream_and_the_others_
     assert status != 0, output[-3000:]
     # The user reads each stream's failure as one line of the CLI's diagnostics: no traceback.
     assert "Traceback" not in output, output[-3000:]
-    (failure,) = re.findall(rf"error: (stream {broken}: .*)", output)
+    # (The same line in the progress and in the diagnostics.)
+    (failure,) = set(re.findall(rf"error: (stream {broken}: .*)", output))
     # The operator's reason, though its FAILING lasted less than a poll (the wait replays the
     # versions written between its reads).
     assert re.search(
         r"; state [A-Z_]+, operator's reason: driver container failed with ExitCode: 1", failure
     ), failure
     assert other not in failure
-    (stuck,) = re.findall(rf"error: (stream {unpulled}: .*)", output)
+    (stuck,) = set(re.findall(rf"error: (stream {unpulled}: .*)", output))
     assert "its driver cannot start (ImagePullBackOff for " in stuck, stuck
     assert "state SUBMITTED, operator's reason: none given; driver pod: container " in stuck, stuck
     assert f'ImagePullBackOff: Back-off pulling image "{MISSING_IMAGE}"' in stuck, stuck
