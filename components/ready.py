@@ -5,8 +5,8 @@ that depends on the stream's SparkApplication. Its create, and its update when t
 the expected state or the stack's readiness settings change, wait until the operator runs the
 new spec (or has suspended it) for the stability window; any other change of the application
 (its labels, say) starts no new run and no wait. A stream that does not get there fails this
-resource only, naming the stream, its state and the operator's reason: with
-``--continue-on-error`` every other stream's change still goes through.
+resource only, in one line naming the stream, its state, the operator's reason and what its
+driver pod says: with ``--continue-on-error`` every other stream's change still goes through.
 """
 
 from __future__ import annotations

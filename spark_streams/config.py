@@ -175,7 +175,8 @@ class ReadinessConfig(_Section):
     min_ready_seconds: Seconds = Field(
         default=30,
         description="Seconds a changed stream must stay RUNNING (SUSPENDED if paused), with no "
-        "new execution attempt, before its deploy succeeds (as a Deployment's minReadySeconds)",
+        "new execution attempt, before its deploy succeeds (as a Deployment's minReadySeconds); "
+        "also how long its driver may fail to start (image pull, missing secret) before it fails",
     )
     timeout_seconds: Count = Field(
         default=300,

@@ -10,7 +10,10 @@ documented names). What lives here, and why:
 - skipping the per-registration stack trace in offline plans, and unwrapping the SDK's secret
   wire format;
 - for the local twin only (twin/engine/language_host.py): the Automation API's in-process
-  language runtime, which runs a program for the real CLI without the Python language host.
+  language runtime, which runs a program for the real CLI without the Python language host;
+- in the engine's dynamic-provider server (``python -m pulumi.dynamic``, which runs the stream
+  waits): an error meant for the user reaches the engine as its message alone, where the server
+  sends every exception's Python traceback.
 
 :func:`check_version` refuses an SDK outside the range this was written for, and
 ``tests/test_sdk.py`` fails when an upgrade changes any behaviour relied on here.
@@ -19,6 +22,8 @@ documented names). What lives here, and why:
 from __future__ import annotations
 
 import gc
+import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,6 +84,45 @@ def inline_language_server(program: Callable[[], None]) -> LanguageRuntimeServic
     from pulumi.automation._server import LanguageServer
 
     return LanguageServer(program)
+
+
+_DYNAMIC_SERVER = "pulumi.dynamic.__main__"
+
+
+class _MessageOnly:
+    """The ``traceback`` module as the dynamic-provider server sees it, but for one thing: the
+    server's ``format_exc()`` (its gRPC error's text) is the message alone for ``errors``."""
+
+    def __init__(self, errors: tuple[type[Exception], ...]) -> None:
+        self.errors = errors
+
+    def format_exc(self, *args: Any, **kwargs: Any) -> str:
+        error = sys.exc_info()[1]
+        if isinstance(error, self.errors):
+            return str(error)
+        return traceback.format_exc(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(traceback, name)
+
+
+def provider_errors_as_messages(*errors: type[Exception]) -> bool:
+    """In the SDK's dynamic-provider server, send ``errors`` to the engine as their message,
+    without the traceback (``pulumi/dynamic/__main__.py``'s ``_abort_with_traceback`` aborts the
+    call with ``traceback.format_exc()``); any other exception keeps its traceback, which a bug
+    needs. Anywhere else (a test, the program) it does nothing. True if it applies."""
+    server = sys.modules.get("__main__")
+    spec = getattr(server, "__spec__", None)
+    if server is None or spec is None or spec.name != _DYNAMIC_SERVER:
+        return False
+    current = getattr(server, "traceback", None)
+    if isinstance(current, _MessageOnly):
+        current.errors = (*current.errors, *errors)
+    elif current is traceback:
+        server.traceback = _MessageOnly(errors)  # type: ignore[attr-defined]
+    else:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

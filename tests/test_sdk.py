@@ -5,6 +5,14 @@ An SDK upgrade that changes one of them fails here, by name, before it breaks a 
 
 from __future__ import annotations
 
+import ast
+import importlib.machinery
+import importlib.util
+import sys
+import traceback
+import types
+from pathlib import Path
+
 import pulumi
 import pytest
 from pulumi.runtime import mocks as runtime_mocks
@@ -103,3 +111,61 @@ def test_config_keys_are_listed_from_both_places_pulumi_keeps_them(
         assert {"spark-streams:fromEnv", "spark-streams:inProcess"} <= sdk.config_keys()
     finally:
         pulumi.runtime.set_all_config({}, [])
+
+
+class _UserError(Exception):
+    pass
+
+
+def _server_module(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """A stand-in for the dynamic-provider server's ``__main__``, as ``python -m`` names it."""
+    server = types.ModuleType("__main__")
+    server.__spec__ = importlib.machinery.ModuleSpec("pulumi.dynamic.__main__", None)
+    server.traceback = traceback  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "__main__", server)
+    return server
+
+
+def _formatted(server: types.ModuleType, error: Exception) -> str:
+    try:
+        raise error
+    except Exception:
+        text: str = server.traceback.format_exc()
+        return text
+
+
+def test_a_user_error_reaches_the_engine_as_its_message_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = _server_module(monkeypatch)
+    assert sdk.provider_errors_as_messages(_UserError)
+    assert sdk.provider_errors_as_messages(_UserError)  # once per provider: no double wrapping
+    assert _formatted(server, _UserError("stream s: state FAILED")) == "stream s: state FAILED"
+    # Any other exception is a bug: its traceback is kept.
+    bug = _formatted(server, KeyError("specHash"))
+    assert bug.startswith("Traceback (most recent call last):") and "KeyError" in bug
+
+
+def test_outside_the_dynamic_provider_server_nothing_is_changed() -> None:
+    main = sys.modules["__main__"]
+    before = getattr(main, "traceback", None)
+    assert not sdk.provider_errors_as_messages(_UserError)
+    assert getattr(main, "traceback", None) is before
+
+
+def test_the_dynamic_provider_server_still_sends_format_exc_as_the_grpc_error() -> None:
+    """What provider_errors_as_messages replaces: the pinned server's abort wrapper calls its
+    module's ``traceback.format_exc()`` for the gRPC status details (importing the module
+    would start the server: its source is read instead)."""
+    spec = importlib.util.find_spec("pulumi.dynamic.__main__")
+    assert spec is not None and spec.origin is not None
+    tree = ast.parse(Path(spec.origin).read_text())
+    (wrapper,) = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and node.name == "_abort_with_traceback"
+    ]
+    calls = [ast.unparse(node) for node in ast.walk(wrapper) if isinstance(node, ast.Call)]
+    assert "context.abort(grpc.StatusCode.UNKNOWN, traceback.format_exc())" in calls
+    imports = [n for n in tree.body if isinstance(n, ast.Import)]
+    assert any(alias.name == "traceback" for n in imports for alias in n.names)

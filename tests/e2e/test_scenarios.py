@@ -48,6 +48,9 @@ DRIVER_CONTAINER = "spark-kubernetes-driver"
 RUNNING = "RUNNING"
 # Label that the twin's failure stage (twin/stages/driver-failure.yaml) acts on.
 FAIL_LABEL = "twin.spark-streams/fail"
+# The image whose pull the twin fails (the same file's twin-pod-image-missing): pinned by a
+# digest no registry has, as a stream whose image was never pushed is.
+MISSING_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/spark-streams@sha256:" + "0" * 64
 
 
 Edit = Callable[[Path], None]
@@ -678,36 +681,62 @@ def test_a_rename_never_runs_two_drivers_of_one_checkpoint(twin: Twin, current: 
 def test_a_change_that_breaks_a_running_driver_fails_that_stream_and_the_others_apply(
     twin: Twin, current: Deployed, tmp_path: Path
 ) -> None:
-    broken, other = "clickstream-ingest", "orders-raw"
+    broken, unpulled, other = "clickstream-ingest", "returns-ingest", "orders-raw"
     assert twin.app_state(broken) == RUNNING
     # The break: the stream's pods get the label the twin's failure stage acts on (its driver
-    # exits 1 three seconds after it runs); the other stream gets an ordinary change.
+    # exits 1 three seconds after it runs); the other stream gets an ordinary change. In the
+    # same commit a new stream whose image digest was never pushed: its driver never starts.
     crash = edit(
         "clickstream.py",
         f'name="{broken}",',
         f'name="{broken}",\n    labels={{"{FAIL_LABEL}": "true"}},',
     )
     change = edit("orders.py", '"2 minutes"', '"3 minutes"')
+
+    def add_unpulled(streams: Path) -> None:
+        text = (streams / "orders.py").read_text()
+        (streams / "returns.py").write_text(
+            re.sub(r'name="[^"]*",\n(    renamed_from=.*\n)?', f'name="{unpulled}",\n', text)
+            .replace("orders.v1", "returns.v1")
+            .replace("    sink=", f'    image="{MISSING_IMAGE}",\n    sink=', 1)
+        )
+
     # Deployed by CI's own deploy job (its script from .gitlab-ci.yml: `pulumi up
     # --continue-on-error --event-log`, then deploy_report on that real event log).
     twin.pulumi(
         "config",
         "set",
         "spark-streams:streamsDir",
-        str(edited_streams(*current.edits, change, crash)),
+        str(edited_streams(*current.edits, change, crash, add_unpulled)),
     )
     started = time.monotonic()
     status, output = run_job(twin, ".deploy", tmp_path)
     seconds = round(time.monotonic() - started, 1)
     assert status != 0, output[-3000:]
-    (failure,) = re.findall(rf"NotReadyError: (stream {broken}: .*)", output)
-    assert re.search(r"; state [A-Z_]+, operator's reason: ", failure), failure
+    # The user reads each stream's failure as one line of the CLI's diagnostics: no traceback.
+    assert "Traceback" not in output, output[-3000:]
+    # (The same line in the progress and in the diagnostics.)
+    (failure,) = set(re.findall(rf"error: (stream {broken}: .*)", output))
+    # The operator's reason, though its FAILING lasted less than a poll (the wait replays the
+    # versions written between its reads).
+    assert re.search(
+        r"; state [A-Z_]+, operator's reason: driver container failed with ExitCode: 1", failure
+    ), failure
     assert other not in failure
+    (stuck,) = set(re.findall(rf"error: (stream {unpulled}: .*)", output))
+    assert "its driver cannot start (ImagePullBackOff for " in stuck, stuck
+    assert "state SUBMITTED, operator's reason: none given; driver pod: container " in stuck, stuck
+    assert f'ImagePullBackOff: Back-off pulling image "{MISSING_IMAGE}"' in stuck, stuck
     report = (PROJECT / f"deploy-report-{twin.stack}.md").read_text()
     (PROJECT / f"deploy-report-{twin.stack}.md").unlink()
-    assert f"1 stream(s) did not reach their state ({broken})" in report, report
-    assert f"| `{broken}` |" in report and other not in report, report
-    # The other stream's change went through, and its wait saw it run.
+    assert f"2 stream(s) did not reach their state ({broken}, {unpulled})" in report, report
+    assert f"| `{broken}` |" in report and f"| `{unpulled}` |" in report, report
+    assert other not in report, report
+    # Each row holds the stream's own line (it once held the top of a traceback).
+    assert "operator's reason: driver container failed with ExitCode: 1" in report, report
+    assert "its driver cannot start (ImagePullBackOff for " in report, report
+    # The other stream's change went through, and its wait saw it run. (The new stream is
+    # left out of the next commit: the removal scenario's deploy takes it away again.)
     current.edits.append(change)
     current.objects = render(twin.stack, edited_streams(*current.edits))
     driver = twin.driver(other)
@@ -725,6 +754,7 @@ def test_a_change_that_breaks_a_running_driver_fails_that_stream_and_the_others_
         applied=other,
         seconds=seconds,
     )
+    twin.report.prove("a driver that cannot pull its image fails early", message=stuck)
 
 
 def test_removing_a_stream_deletes_its_application_and_pods_and_nothing_else(
