@@ -691,7 +691,7 @@ def test_a_change_that_breaks_a_running_driver_fails_that_stream_and_the_others_
         f'name="{broken}",',
         f'name="{broken}",\n    labels={{"{FAIL_LABEL}": "true"}},',
     )
-    change = edit("orders.py", '"2 minutes"', '"3 minutes"')
+    change = edit("orders.py", '"3 minutes"', '"4 minutes"')
 
     def add_unpulled(streams: Path) -> None:
         text = (streams / "orders.py").read_text()
@@ -742,7 +742,7 @@ def test_a_change_that_breaks_a_running_driver_fails_that_stream_and_the_others_
     driver = twin.driver(other)
     assert driver is not None
     container = next(c for c in driver["spec"]["containers"] if c["name"] == DRIVER_CONTAINER)
-    assert "3 minutes" in container.get("args", [])
+    assert "4 minutes" in container.get("args", [])
     assert twin.app_state(other) == RUNNING
     (app,) = [a for a in apps(current.objects) if a["metadata"]["name"] == other]
     assert waits(twin)[other]["specHash"] == app["spec"]["driver"]["labels"][SPEC_HASH_LABEL]
