@@ -131,6 +131,7 @@ class Twin:
         self.namespace: str = self.env["release"]["values"]["spark"]["jobNamespaces"][0]
         self.report = Report(self.stack, self.env["versions"])
         self._lock = threading.Lock()
+        self._started: dict[int, float] = {}  # pid of a start_up -> when it started
 
     # --- kubectl ------------------------------------------------------------------------
     def kubectl(
@@ -215,7 +216,7 @@ class Twin:
         runs it; its output goes to a file beside them."""
         self.pulumi("config", "set", "spark-streams:streamsDir", str(streams_dir))
         with open(streams_dir.parent / "up.log", "w") as log:
-            return subprocess.Popen(
+            process = subprocess.Popen(
                 [str(PULUMI), "up", "--yes", "--suppress-progress", *flags, "--stack", self.stack],
                 cwd=PROJECT,
                 stdout=log,
@@ -223,6 +224,8 @@ class Twin:
                 text=True,
                 start_new_session=True,
             )
+        self._started[process.pid] = time.monotonic()
+        return process
 
     def cut_off(self, process: subprocess.Popen[str]) -> list[str]:
         """What a cancelled CI job does to its shell: SIGKILL to the CLI's process group. The
@@ -230,6 +233,7 @@ class Twin:
         killed here, by PID, and their command lines returned."""
         assert process.poll() is None, "the deploy ended before it could be cut off"
         os.killpg(process.pid, signal.SIGKILL)
+        ran = time.monotonic() - self._started.pop(process.pid)
         process.wait(timeout=30)
         orphans = session(process.pid)
         commands = []
@@ -244,6 +248,8 @@ class Twin:
                 {
                     "command": "up (cut off: SIGKILL to its process group)",
                     "exit": process.returncode,
+                    "seconds": round(ran, 1),
+                    "resources": [],
                 }
             )
         return commands
