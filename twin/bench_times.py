@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components import STREAM_READY
+from spark_streams.deploy_report import UNCHANGED_OPS
 from spark_streams.diff import DiffResult
-
-# Steps that change nothing: not a provider's work, and not a change a preview reports.
-UNCHANGED_OPS = frozenset({"same", "read", "refresh"})
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from components import STREAM
-from spark_streams.deploy_report import stream_of
+from spark_streams.deploy_report import UNCHANGED_OPS, stream_of
 from tests.e2e.twin import PROJECT, PULUMI, STATE, Twin
 
 
@@ -143,8 +143,6 @@ class GitLab:
 # `pulumi preview --diff`'s text: a step's line ("    + type: (create)"), then its URN's.
 _STEP = re.compile(r"^\s*[-+~<>=* ]*[\w./-]+(?::[\w./-]+)*: \((?P<op>[a-z-]+)\)")
 _URN = re.compile(r"^\s*\[urn=(?P<urn>urn:pulumi:[^\]]+)\]")
-# What the engine does not change.
-_NO_CHANGE = {"same", "read", "refresh"}
 
 
 def preview_steps(preview: str) -> dict[str, str]:
@@ -156,7 +154,7 @@ def preview_steps(preview: str) -> dict[str, str]:
         if step := _STEP.match(line):
             op = step["op"]
         elif (urn := _URN.match(line)) and op is not None:
-            if op not in _NO_CHANGE:
+            if op not in UNCHANGED_OPS:
                 steps[urn["urn"]] = op
             op = None
     return steps
