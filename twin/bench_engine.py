@@ -24,8 +24,10 @@ from typing import Any
 
 from components import STREAM as STREAM_TYPE
 from spark_streams.diff import DiffResult
+from tests.e2e.ci_jobs import git
 from tests.e2e.twin import PROJECT, Twin
 from twin.bench_times import preview_changes, read_timeline, targets, where_time_goes
+from twin.processes import processes
 
 SIZES = [1, 10, 50, 200]
 SUSPENDED_FROM = 200
@@ -60,15 +62,8 @@ def load() -> float:
 
 def _children() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        tree.setdefault(ppid, []).append(int(entry.name))
+    for process in processes():
+        tree.setdefault(process.ppid, []).append(process.pid)
     return tree
 
 
@@ -239,22 +234,13 @@ def write_streams(n: int, changed: bool = False) -> None:
         (streams / f"bench_{i:03d}.py").write_text(text)
 
 
-def git(*args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=bench", "-c", "user.email=bench@twin", *args],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    )
-
-
 def scratch_repo(n: int) -> None:
     """The project cloned, with N generated streams committed in place of its own."""
     subprocess.run(["rm", "-rf", str(REPO)], check=True)
     subprocess.run(["git", "clone", "-q", "--local", str(PROJECT), str(REPO)], check=True)
     write_streams(n)
-    git("add", "-A", "streams")
-    git("commit", "-q", "-m", f"{n} generated streams")
+    git(REPO, "add", "-A", "streams")
+    git(REPO, "commit", "-q", "-m", f"{n} generated streams")
 
 
 def offline(*args: str) -> tuple[float, str]:
@@ -277,8 +263,7 @@ def run(twin: Twin, n: int) -> dict[str, Any]:
     }
     # The previous N's streams go, the shared part stays: a destroy and a new install of the
     # operator's release on one twin leaves its webhook refused (x509: unknown authority).
-    exported = json.loads(twin.pulumi("stack", "export").stdout)["deployment"]
-    state: list[dict[str, Any]] = exported.get("resources") or []  # none on a new stack
+    state: list[dict[str, Any]] = twin.export().get("resources") or []  # none on a new stack
     streams = [r["urn"] for r in state if r["type"] == STREAM_TYPE]
     result["deployed_before"] = "the shared part" if state else "nothing"
     if streams:

@@ -8,7 +8,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -43,10 +44,18 @@ def stop_group(process: subprocess.Popen[bytes] | subprocess.Popen[str], grace: 
         process.wait()
 
 
-def session(sid: int) -> list[int]:
-    """The live processes of session ``sid`` (those a process started with ``setsid`` left,
-    whatever process group they put themselves in)."""
-    found = []
+@dataclass(frozen=True)
+class Process:
+    """A process as /proc/<pid>/stat has it."""
+
+    pid: int
+    state: str
+    ppid: int
+    session: int
+
+
+def processes() -> Iterator[Process]:
+    """Every process of the machine (those that end while they are read are left out)."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -56,6 +65,10 @@ def session(sid: int) -> list[int]:
                 fields = stat.read().rpartition(")")[2].split()
         except OSError:
             continue
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            found.append(int(entry))
-    return found
+        yield Process(int(entry), fields[0], int(fields[1]), int(fields[3]))
+
+
+def session(sid: int) -> list[int]:
+    """The live processes of session ``sid`` (those a process started with ``setsid`` left,
+    whatever process group they put themselves in)."""
+    return [p.pid for p in processes() if p.state != "Z" and p.session == sid]
