@@ -180,15 +180,7 @@ class Twin:
         )
         if args[0] in ("up", "preview", "refresh", "destroy"):
             summary = re.findall(r"^ +([-+~]* *\d+ [a-z ]+)$", result.stdout, re.MULTILINE)
-            with self._lock:
-                self.report.deploys.append(
-                    {
-                        "command": " ".join(args),
-                        "exit": result.returncode,
-                        "seconds": round(time.monotonic() - started, 1),
-                        "resources": [" ".join(r.split()) for r in summary],
-                    }
-                )
+            self._deployed(" ".join(args), result.returncode, started, summary)
         if check and result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
             raise TwinError(f"twin/pulumi {' '.join(args)} exited {result.returncode}:\n{tail}")
@@ -233,8 +225,9 @@ class Twin:
         killed here, by PID, and their command lines returned."""
         assert process.poll() is None, "the deploy ended before it could be cut off"
         os.killpg(process.pid, signal.SIGKILL)
-        ran = time.monotonic() - self._started.pop(process.pid)
         process.wait(timeout=30)
+        command = "up (cut off: SIGKILL to its process group)"
+        self._deployed(command, process.returncode, self._started.pop(process.pid))
         orphans = session(process.pid)
         commands = []
         for pid in orphans:
@@ -243,16 +236,22 @@ class Twin:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         poll("the orphaned plugins gone", 30, lambda: not session(process.pid))
+        return commands
+
+    def _deployed(
+        self, command: str, exit_code: int, started: float, summary: list[str] | None = None
+    ) -> None:
+        """An engine command in the report: its exit, seconds since ``started`` and the
+        resources its summary counts."""
         with self._lock:
             self.report.deploys.append(
                 {
-                    "command": "up (cut off: SIGKILL to its process group)",
-                    "exit": process.returncode,
-                    "seconds": round(ran, 1),
-                    "resources": [],
+                    "command": command,
+                    "exit": exit_code,
+                    "seconds": round(time.monotonic() - started, 1),
+                    "resources": [" ".join(r.split()) for r in summary or []],
                 }
             )
-        return commands
 
     # --- objects behind Pulumi's back ---------------------------------------------------
     def apply(self, objects: list[Obj]) -> None:
