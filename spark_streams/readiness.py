@@ -454,12 +454,13 @@ class ReadinessProvider(ResourceProvider):
             with self._lock:
                 self._submitted += 1
         server = ApiServer(props["kubeconfig"])
-        last: list[Observation] = []
+        after = ""  # the resource version of the last read that succeeded
 
         def observe() -> Observation | None:
-            after = last[-1].version if last else ""
+            nonlocal after
             observation = server.observe(target.namespace, target.name, after)
-            last[:] = [observation] if observation else last
+            if observation is not None:
+                after = observation.version
             return observation
 
         seen = wait(target, observe, self._submissions)
