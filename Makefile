@@ -62,4 +62,4 @@ spark-settings: sync ## the table of a Spark release's setting types, from its s
 include twin/twin.mk
 
 clean:
-	rm -rf .twin .twin-report .e2e-data-report .venv .venv-* .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis benchmarks/out
+	rm -rf .twin .twin-e2e .twin-report .e2e-data-report .venv .venv-* .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis benchmarks/out

@@ -66,7 +66,8 @@ cold_minutes() {
 
 # --- the running twin ----------------------------------------------------------------------
 REPO_DIR="$(cd "$TWIN_DIR/.." && pwd)"
-STATE="$REPO_DIR/.twin"
+# TWIN_STATE moves it: make e2e gives each stack it runs side by side a state of its own.
+STATE="${TWIN_STATE:-$REPO_DIR/.twin}"
 KUBECONFIG_ADMIN="$STATE/kubeconfig"
 # Fixed ports on 127.0.0.1, away from the usual defaults so a twin can run beside a real
 # cluster's tools; TWIN_PORT_BASE moves them all.

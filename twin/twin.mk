@@ -11,17 +11,11 @@ twin-up: twin-build ## start the twin for STACK; then twin/pulumi up --yes --sta
 twin-down: ## stop every process of the twin
 	@bash twin/down.sh
 
-# Per stack: a fresh twin, the scenarios (the first deploys the stack with twin/pulumi), then
-# down (also when a scenario fails). What was proven: .twin-report/.
+# Per stack, side by side: a fresh twin, the scenarios (the first deploys the stack with
+# twin/pulumi), then down (also when a scenario fails). What was proven: .twin-report/.
 e2e: twin-build
-	@rm -rf .twin-report; trap 'bash twin/down.sh' EXIT; trap 'exit 1' INT TERM; \
-	for stack in $(TWIN_STACKS); do \
-		bash twin/down.sh --quiet; \
-		$(TWIN_ENV) bash twin/up.sh $$stack && \
-		$(RUN) pytest -n0 -m e2e tests/e2e || exit 1; \
-		bash twin/down.sh; \
-	done; \
-	$(RUN) python -m tests.e2e.report .twin-report
+	@rm -rf .twin-report; $(TWIN_ENV) bash twin/e2e.sh $(TWIN_STACKS); status=$$?; \
+	$(RUN) python -m tests.e2e.report .twin-report; exit $$status
 
 # WORKERS=n runs the operator with controller.workers n instead of the release's value;
 # PARTS="operator" or "engine" runs one part (twin/bench.py); SIZES / ENGINE_SIZES the Ns.

@@ -43,8 +43,9 @@ def run_job(
     build directory, `CI_PROJECT_DIR`) with the runner's `variables`; its exit and output."""
     shims = STATE / "ci-bin"
     shims.mkdir(exist_ok=True)
-    # A script, not a link: twin/pulumi finds the twin from where it lies.
-    (shims / "pulumi").write_text(f'#!/bin/sh\nexec "{PULUMI}" "$@"\n')
+    # A script, not a link: twin/pulumi finds the twin from where it lies, or from the state
+    # this run's twin has (the job's environment is the runner's only).
+    (shims / "pulumi").write_text(f'#!/bin/sh\nTWIN_STATE="{STATE}" exec "{PULUMI}" "$@"\n')
     (shims / "pulumi").chmod(0o755)
     uv = os.environ.get("UV")
     assert uv, "run under `uv run` (make e2e): the jobs call uv"

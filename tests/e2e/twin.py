@@ -31,7 +31,8 @@ from spark_streams.offline import Plan
 from twin.processes import poll, session
 
 PROJECT = Path(__file__).resolve().parents[2]
-STATE = PROJECT / ".twin"
+# twin/lib.sh's rule: .twin/, unless TWIN_STATE names another (make e2e runs one per stack).
+STATE = Path(os.environ.get("TWIN_STATE") or PROJECT / ".twin")
 PULUMI = PROJECT / "twin" / "pulumi"
 # Objects a scenario makes behind Pulumi's back (the crashing copy of a stream) are its own.
 FIELD_MANAGER = "twin-e2e"

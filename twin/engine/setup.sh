@@ -49,6 +49,8 @@ export HELM_CACHE_HOME="$ENGINE_DIR/helm/cache"
 export HELM_CONFIG_HOME="$ENGINE_DIR/helm/config"
 export HELM_DATA_HOME="$ENGINE_DIR/helm/data"
 export PATH="$ENGINE_DIR/cli:$TWIN_DIR/engine/bin:$uv_dir:\$PATH"
+# Which twin: the engine/bin tools find theirs by it (make e2e runs one per stack).
+export TWIN_STATE="$STATE"
 EOF
 # shellcheck source=/dev/null
 source "$ENGINE_DIR/env.sh"
