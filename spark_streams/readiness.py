@@ -59,7 +59,12 @@ from spark_streams.sparkapp import API_VERSION
 SUBMISSION_LABEL = "sparkoperator.k8s.io/submission-id"
 RUNNING, SUSPENDED = "RUNNING", "SUSPENDED"
 # The operator's states that end a run of the spec (v1beta2 ApplicationStateType).
-FAILED_STATES = frozenset({"FAILED", "FAILING", "SUBMISSION_FAILED"})
+FAILED_STATES = frozenset({"FAILED", "FAILING"})
+# A failed spark-submit: the operator retries it while the restart policy allows (under Always
+# without end; v2.5.2 util.ShouldRetry), else writes FAILED. Spark-submit can fail once for a
+# passing reason (its connection to the API server timed out): the wait fails on this spec's
+# second failed submission, so one retry of the operator's is waited for.
+SUBMISSION_FAILED = "SUBMISSION_FAILED"
 POLL_SECONDS = 1.0
 # A line that says what was thrown, in a JVM's output (not its "at ..." frames).
 _THROWN = re.compile(r"(Exception in thread |Caused by: |[\w.$]+(Exception|Error)(: |$))")
@@ -210,6 +215,8 @@ def wait(
     reason = says = ""
     # (submission, first seen) of this spec's driver waiting in one of CANNOT_START.
     stuck: tuple[str, float] | None = None
+    # This spec's submissions seen failed (each retry is a new submission id).
+    failed_submissions: set[str] = set()
     window = f"{target.min_ready_seconds}s"
     while True:
         observation = observe()
@@ -250,6 +257,11 @@ def wait(
                 if observation.state in FAILED_STATES:
                     why = "the operator's run of this spec failed"
                     raise _failure(target, observation, why, reason, says)
+                if observation.state == SUBMISSION_FAILED:
+                    failed_submissions.add(observation.submission_id)
+                    if len(failed_submissions) > 1:
+                        why = f"{len(failed_submissions)} submissions of this spec failed"
+                        raise _failure(target, observation, why, reason, says)
                 waiting = observation.driver.waiting if runs else ""
                 if waiting not in CANNOT_START:
                     stuck = None

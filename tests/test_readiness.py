@@ -447,17 +447,54 @@ Caused by: io.vertx.core.impl.NoStackTraceTimeoutException: timeout getting a co
 """
 
 
+def _submissions_failing(failures: int) -> list[Observation]:
+    """A spec change whose first ``failures`` submissions fail, each retried by the operator
+    after the interval (10 polls) as a new submission, then one that runs."""
+    sequence = [seen("RUNNING", "a", pod=OLD), seen("PENDING_RERUN", "a")]
+    for n in range(failures):
+        sequence += [seen("SUBMISSION_FAILED", f"f{n}", error=SUBMIT_OUTPUT)] * polls(10)
+    return [*sequence, seen("SUBMITTED", "b", pod=NEW), seen("RUNNING", "b", pod=NEW)]
+
+
+@pytest.mark.parametrize("failures", [0, 1, 2, 3])
+def test_one_failed_submission_is_left_to_the_operators_retry_a_second_fails(
+    failures: int,
+) -> None:
+    sequence = _submissions_failing(failures)
+    if failures <= 1:
+        assert run(target(timeout=600), sequence).submission_id == "b"
+        return
+    with pytest.raises(NotReadyError) as error:
+        run(target(timeout=600), sequence)
+    assert "2 submissions of this spec failed; state SUBMISSION_FAILED" in str(error.value)
+
+
+def test_a_failed_submission_the_operator_does_not_retry_fails_at_once() -> None:
+    """Never, or OnFailure out of submission retries: the operator writes FAILED at once."""
+    sequence = [
+        seen("RUNNING", "a", pod=OLD),
+        seen("SUBMISSION_FAILED", "b", error="spark-submit failed"),
+        seen("FAILED", "b", error="spark-submit failed"),
+    ]
+    with pytest.raises(NotReadyError) as error:
+        run(target(timeout=600), sequence)
+    assert "this spec failed; state FAILED, operator's reason: spark-submit failed" in str(
+        error.value
+    )
+
+
 def test_a_failed_submissions_output_is_condensed_to_what_was_thrown() -> None:
     sequence = [
         seen("RUNNING", "a", pod=OLD),
         seen("SUBMISSION_FAILED", "b", error=SUBMIT_OUTPUT),
+        seen("SUBMISSION_FAILED", "c", error=SUBMIT_OUTPUT),
     ]
     with pytest.raises(NotReadyError) as error:
         run(target(), sequence)
     message = str(error.value)
     assert "\n" not in message
     assert message == (
-        "stream orders-ingest: the operator's run of this spec failed; state SUBMISSION_FAILED, "
+        "stream orders-ingest: 2 submissions of this spec failed; state SUBMISSION_FAILED, "
         "operator's reason: failed to submit spark application: failed to run spark-submit: "
         'WARNING: x ... Exception in thread "main" io.fabric8.kubernetes.client.'
         "KubernetesClientException: timeout ... Caused by: io.vertx.core.impl."
