@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make e2e: every stack on a fresh twin of its own (state in .twin-e2e/STACK/, ports from
 # TWIN_PORT_BASE + 20 x its place), its scenarios, then that twin down, also when one fails. The
-# stacks run side by side: most of a scenario's time is the wait's window and the operator's
-# submissions, not CPU. Each line of output is prefixed with its stack; .twin-report/STACK.log
-# keeps it whole. Exits non-zero if any stack's twin or scenarios failed.
+# stacks run side by side, one stack's waits beside the other's work (both cores stay busy:
+# docs/twin.md has the figures). Each line of output is prefixed with its stack;
+# .twin-report/STACK.log keeps it whole. Exits non-zero if any stack's twin or scenarios failed.
 #
 # usage: twin/e2e.sh STACK...
 set -euo pipefail
@@ -31,15 +31,14 @@ run_stack() {
 	local stack=$1 status=0
 	export TWIN_STATE TWIN_PORT_BASE=$2
 	TWIN_STATE=$(state_of "$stack")
-	bash "$TWIN_DIR/up.sh" "$stack" && $RUN pytest -n0 -v -p no:cacheprovider -m e2e tests/e2e ||
-		status=$?
+	bash "$TWIN_DIR/up.sh" "$stack" && $RUN pytest -n0 -m e2e tests/e2e || status=$?
 	bash "$TWIN_DIR/down.sh" || status=1
 	return "$status"
 }
 
 mkdir -p "$REPORT"
-pids=() index=0
-for stack in "$@"; do
+stacks=("$@") pids=() index=0
+for stack in "${stacks[@]}"; do
 	run_stack "$stack" $((base + 20 * index)) 2>&1 | tee "$REPORT/$stack.log" |
 		sed -u "s/^/[$stack] /" &
 	pids+=("$!")
@@ -47,6 +46,6 @@ for stack in "$@"; do
 done
 failed=()
 for i in "${!pids[@]}"; do
-	wait "${pids[$i]}" || failed+=("${*:$((i + 1)):1}")
+	wait "${pids[$i]}" || failed+=("${stacks[$i]}")
 done
 ((${#failed[@]} == 0)) || { echo "make e2e: failed for ${failed[*]}: .twin-report/<stack>.log" >&2; exit 1; }
