@@ -59,10 +59,12 @@ build_go() {
 # the package (upstream's files, unchanged) is copied into a module of its own under SRC, with
 # twin/go/pulumi-kubernetes's go.mod and go.sum, and generated there as upstream's Makefile does.
 stage_kubernetes_provider() {
-	local module_dir=$1 src=$2 upstream
-	# The module's directory: `go list` of the package itself fails on its missing embeds.
-	upstream=$(cd "$module_dir" && go list -m -f '{{.Dir}}' \
-		github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes
+	local module_dir=$1 src=$2 upstream module=github.com/pulumi/pulumi-kubernetes/provider/v4
+	# The module's directory: `go list` of the package itself fails on its missing embeds, and
+	# `go list -m` names no directory for a module not yet downloaded (a cold module cache).
+	upstream=$(cd "$module_dir" && go mod download "$module" && go list -m -f '{{.Dir}}' "$module")
+	[[ -n $upstream ]] || die "go list -m found no directory for $module"
+	upstream=$upstream/cmd/pulumi-resource-kubernetes
 	mkdir -p "$src/cmd"
 	cp "$module_dir/go.mod" "$module_dir/go.sum" "$src/"
 	cp -r "$upstream" "$src/cmd/pulumi-resource-kubernetes"
