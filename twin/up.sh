@@ -196,6 +196,9 @@ wait_for "stand-in CRDs established" 60 "${KUBECTL[@]}" wait --for condition=Est
 # Host-process adaptations of the chart's two Deployments (twin/hostpods.py): probes and metrics
 # on 127.0.0.1 ports that do not clash, the webhook's port and certificate directory; the
 # controller runs $SPARK_HOME/bin/spark-submit against KUBERNETES_SERVICE_HOST/PORT, as in a pod.
+# spark-submit's two short-lived JVMs (launcher, submission client) with the quick JIT only and
+# the serial collector: half the CPU per submission, on two cores that everything else shares.
+submit_jvm="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 controller_flags=(--metrics-bind-address "127.0.0.1:$PORT_CONTROLLER_METRICS"
 	--health-probe-bind-address "127.0.0.1:$PORT_CONTROLLER_HEALTH")
 if [[ -n ${TWIN_CONTROLLER_WORKERS:-} ]]; then
@@ -209,7 +212,7 @@ webhook_flags=(--webhook-port "$PORT_WEBHOOK" --webhook-cert-dir "$STATE/webhook
 json_list() { printf '%s\n' "$@" | jq -R . | jq -sc .; }
 jq -n --arg server "https://127.0.0.1:$PORT_APISERVER" --arg pki "$STATE/pki" \
 	--arg state "$STATE" --arg socket "$EGRESS_SOCKET" --arg binary "$OPERATOR/bin/spark-operator" \
-	--arg spark_home "$SPARK_HOME" --arg api_port "$PORT_APISERVER" \
+	--arg spark_home "$SPARK_HOME" --arg api_port "$PORT_APISERVER" --arg submit_jvm "$submit_jvm" \
 	--argjson controller_flags "$(json_list "${controller_flags[@]}")" \
 	--argjson webhook_flags "$(json_list "${webhook_flags[@]}")" \
 	--arg controller_ready "http://127.0.0.1:$PORT_CONTROLLER_HEALTH/readyz" \
@@ -220,7 +223,8 @@ jq -n --arg server "https://127.0.0.1:$PORT_APISERVER" --arg pki "$STATE/pki" \
 	  processes: {
 	    controller: {flags: $controller_flags, ready: $controller_ready,
 	      env: {SPARK_HOME: $spark_home, KUBERNETES_SERVICE_HOST: "127.0.0.1",
-	            KUBERNETES_SERVICE_PORT: $api_port}},
+	            KUBERNETES_SERVICE_PORT: $api_port,
+	            SPARK_LAUNCHER_OPTS: $submit_jvm, SPARK_SUBMIT_OPTS: $submit_jvm}},
 	    webhook: {flags: $webhook_flags, ready: $webhook_ready,
 	      ports: {"--webhook-port": $webhook_port}}}}' >"$STATE/hostpods.json"
 start hostpods "$REPO_DIR/.venv/bin/python" -u -m twin.hostpods "$STATE/hostpods.json"
