@@ -54,13 +54,13 @@ component_dir() {
 	fi
 }
 
-# Cold build times measured on the 2-core machine, shown before a long step.
+# Cold build times measured on the 2-core machine, quiet to loaded, shown before a long step.
 cold_minutes() {
 	case $1 in
-	kubernetes) echo 20 ;;
-	pulumi) echo 10 ;;
-	pulumi-kubernetes) echo 20 ;;
-	*) echo 3 ;;
+	kubernetes) echo 5-20 ;;
+	pulumi) echo 3-10 ;;
+	pulumi-kubernetes) echo 7-45 ;;
+	*) echo 1-3 ;;
 	esac
 }
 
