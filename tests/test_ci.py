@@ -15,10 +15,8 @@ import pytest
 import yaml
 
 from tests import engine_events as ee
+from tests.ci_files import GITHUB, GITLAB, github_script, github_step, gitlab_job, gitlab_script
 from tests.conftest import PROJECT
-
-GITLAB = PROJECT / ".gitlab-ci.yml"
-GITHUB = PROJECT / ".github" / "workflows" / "spark-streams.yml"
 
 
 @pytest.mark.parametrize(
@@ -166,17 +164,6 @@ def _included(rules: list[dict[str, Any]] | None, variables: dict[str, str]) -> 
     return False
 
 
-def _job(pipeline: dict[str, Any], name: str) -> dict[str, Any]:
-    """A job with what it `extends` merged in (top-level keys, as GitLab merges them)."""
-    job = pipeline[name]
-    parents = job.get("extends", [])
-    merged: dict[str, Any] = {}
-    for parent in [parents] if isinstance(parents, str) else parents:
-        merged.update(_job(pipeline, parent))
-    merged.update({k: v for k, v in job.items() if k != "extends"})
-    return merged
-
-
 NOT_JOBS = {"workflow", "stages", "variables", "default", "include"}
 
 
@@ -185,7 +172,7 @@ def gitlab_jobs_run(variables: dict[str, str]) -> set[str]:
     if not _included(pipeline["workflow"]["rules"], variables):
         return set()
     names = [n for n in pipeline if n not in NOT_JOBS and not n.startswith(".")]
-    return {n for n in names if _included(_job(pipeline, n).get("rules"), variables)}
+    return {n for n in names if _included(gitlab_job(pipeline, n).get("rules"), variables)}
 
 
 MAIN = {"CI_DEFAULT_BRANCH": "main", "CI_COMMIT_BRANCH": "main"}
@@ -224,7 +211,7 @@ def test_the_rule_reader_understands_the_forms_it_claims() -> None:
 def test_gitlab_drift_jobs_preview_each_stack_with_its_preview_role() -> None:
     pipeline = yaml.safe_load(GITLAB.read_text())
     for stack in ("dev", "prod"):
-        drift = _job(pipeline, f"drift-{stack}")
+        drift = gitlab_job(pipeline, f"drift-{stack}")
         assert drift["variables"] == {
             "STACK": stack,
             "AWS_ROLE_ARN": f"$AWS_PREVIEW_ROLE_ARN_{stack.upper()}",
@@ -259,28 +246,12 @@ def test_github_runs_only_the_drift_check_on_its_schedule() -> None:
     assert roles == {"dev": "AWS_PREVIEW_ROLE_ARN_DEV", "prod": "AWS_PREVIEW_ROLE_ARN_PROD"}
     (credentials,) = [s for s in drift["steps"] if "configure-aws-credentials" in s.get("uses", "")]
     assert credentials["with"]["role-to-assume"] == "${{ vars[matrix.role] }}"
-    check = _step(drift, "check")
+    check = github_step(drift, "check")
     assert "--refresh --expect-no-changes" in check["run"]
     assert drift["strategy"]["fail-fast"] is False
 
 
 # --- deploys: --continue-on-error, the report, and the job's status ---------------------------
-
-
-def _step(job: dict[str, Any], step_id: str) -> dict[str, Any]:
-    steps: list[dict[str, Any]] = job["steps"]
-    (step,) = [s for s in steps if s.get("id") == step_id or s.get("name", "").startswith(step_id)]
-    return step
-
-
-def gitlab_script(job: str) -> str:
-    return "\n".join(_job(yaml.safe_load(GITLAB.read_text()), job)["script"])
-
-
-def github_script(job: str, step: str) -> str:
-    workflow = yaml.safe_load(GITHUB.read_text())
-    run: str = _step(workflow["jobs"][job], step)["run"]
-    return run
 
 
 DEPLOY_SCRIPTS: dict[str, Callable[[], str]] = {
@@ -301,7 +272,7 @@ def test_deploys_continue_on_error_and_run_the_report() -> None:
     assert DEPLOY_SCRIPTS["github-dev"]() == DEPLOY_SCRIPTS["github-prod"]()
     workflow = yaml.safe_load(GITHUB.read_text())
     for stack in ("dev", "prod"):
-        assert _step(workflow["jobs"][f"deploy-{stack}"], "Deploy")["env"]["STACK"] == stack
+        assert github_step(workflow["jobs"][f"deploy-{stack}"], "Deploy")["env"]["STACK"] == stack
 
 
 def test_every_command_writing_an_event_log_enables_pulumis_debug_commands() -> None:
@@ -545,9 +516,9 @@ def test_no_drift_closes_the_stacks_issue(open_issue: str, closed: bool, tmp_pat
 
 def test_the_issue_steps_run_on_drift_only_and_the_close_only_after_a_clean_check() -> None:
     drift = yaml.safe_load(GITHUB.read_text())["jobs"]["drift"]
-    assert _step(drift, "Open or update")["if"] == (
+    assert github_step(drift, "Open or update")["if"] == (
         "${{ !cancelled() && steps.check.outputs.drift == 'true' }}"
     )
-    assert _step(drift, "Close")["if"] == "${{ success() }}"
+    assert github_step(drift, "Close")["if"] == "${{ success() }}"
     for step in ("Open or update", "Close"):
-        assert _step(drift, step)["env"]["GH_TOKEN"] == "${{ github.token }}"
+        assert github_step(drift, step)["env"]["GH_TOKEN"] == "${{ github.token }}"

@@ -1,11 +1,14 @@
 """How the e2e scenarios read a merge request's preview and note (tests/e2e/ci_jobs.py): the
-text of `pulumi preview --diff` as the twin's CLI prints it, and the note's stream sections."""
+text of `pulumi preview --diff` as the twin's CLI prints it, and the note's stream sections; and
+the environment they give a GitHub workflow's step."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.ci_jobs import note_streams, preview_steps, preview_streams
+import pytest
+
+from tests.e2e.ci_jobs import note_streams, preview_steps, preview_streams, step_env
 
 PROJECT = Path(__file__).resolve().parent.parent
 STACK = "urn:pulumi:dev::spark-streams::pulumi:pulumi:Stack::spark-streams-dev"
@@ -77,3 +80,17 @@ def test_the_notes_stream_sections_are_read_as_a_reviewer_reads_them() -> None:
         "clicks-raw": "changed",
         "payments-audit": "removed",
     }
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_github_step_gets_the_env_its_workflow_declares_without_secrets(
+    stack: str, tmp_path: Path
+) -> None:
+    deploy = step_env(f"deploy-{stack}", "Deploy", stack, tmp_path)
+    drift = step_env("drift", "check", stack, tmp_path)
+    for env in (deploy, drift):
+        assert env["STACK"] == stack  # the deploy step's literal, the drift job's matrix
+        assert env["UV_VERSION"]  # the workflow's own env
+        assert "PULUMI_ACCESS_TOKEN" not in env  # a secret: not on the twin
+        assert env["GITHUB_STEP_SUMMARY"] == str(tmp_path / "step-summary.md")
+        assert not any("${{" in value for value in env.values())

@@ -1,6 +1,7 @@
 """CI's own jobs on the twin: a job's script lines read from `.gitlab-ci.yml` and run as a GitLab
-runner runs them (one bash, each line in order, stopping at the first failing one), with
-`pulumi` the twin's CLI and only the variables the job itself names and a runner sets.
+runner runs them (one bash, each line in order, stopping at the first failing one), or a step
+of the GitHub workflow as its runner runs it, with `pulumi` the twin's CLI and only the
+variables the job itself names and a runner sets.
 
 Merge requests as CI meets them (:class:`GitLab`): a bare `origin` the project is pushed to, an
 author's clone where each merge request is a commit on the stream files, and the runner's build
@@ -17,19 +18,10 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
-
 from components import STREAM
 from spark_streams.deploy_report import UNCHANGED_OPS, stream_of
+from tests.ci_files import github_env, github_script, gitlab_script
 from tests.e2e.twin import PROJECT, PULUMI, STATE, Twin
-
-
-def job_script(job: str) -> list[str]:
-    """The `script` of a job in .gitlab-ci.yml, as written there (extends resolved only for
-    `script`, which the jobs run here define themselves)."""
-    jobs = yaml.safe_load((PROJECT / ".gitlab-ci.yml").read_text())
-    script: list[str] = jobs[job]["script"]
-    return script
 
 
 def run_job(
@@ -39,8 +31,47 @@ def run_job(
     project: Path = PROJECT,
     variables: Mapping[str, str] | None = None,
 ) -> tuple[int, str]:
-    """The job's script in one bash with errexit, as a GitLab runner does, in `project` (the
-    build directory, `CI_PROJECT_DIR`) with the runner's `variables`; its exit and output."""
+    """The GitLab job's script in one bash with errexit, as a GitLab runner does, in `project`
+    (the build directory, `CI_PROJECT_DIR`) with the runner's `variables`; its exit and output."""
+    env = {"CI_PROJECT_DIR": str(project), **(variables or {})}
+    return _run(
+        twin, ["bash", "-e", "-o", "pipefail", "-c", gitlab_script(job)], workdir, project, env
+    )
+
+
+def step_env(job: str, step: str, stack: str, workdir: Path) -> dict[str, str]:
+    """What a GitHub runner puts in a step's environment for `stack`: the `env` the workflow
+    declares for it (secrets and other expressions left out, but the matrix's stack) and the
+    runner's files under `workdir`: RUNNER_TEMP, GITHUB_STEP_SUMMARY (step-summary.md),
+    GITHUB_OUTPUT (github-output)."""
+    matrix_stack = "${{ matrix.stack }}"
+    env = {
+        name: stack if value == matrix_stack else value
+        for name, value in github_env(job, step).items()
+        if "${{" not in value or value == matrix_stack
+    }
+    return env | {
+        "GITHUB_WORKSPACE": str(PROJECT),
+        "RUNNER_TEMP": str(workdir),
+        "GITHUB_STEP_SUMMARY": str(workdir / "step-summary.md"),
+        "GITHUB_OUTPUT": str(workdir / "github-output"),
+    }
+
+
+def run_step(twin: Twin, job: str, step: str, workdir: Path) -> tuple[int, str]:
+    """A GitHub Actions step's `run` as the runner runs it (`shell: bash`: bash --noprofile
+    --norc -eo pipefail), in the project with :func:`step_env`; its exit and output."""
+    env = step_env(job, step, twin.stack, workdir)
+    assert env.get("STACK") == twin.stack, f"{job} deploys {env.get('STACK')}, not {twin.stack}"
+    command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", github_script(job, step)]
+    return _run(twin, command, workdir, PROJECT, env)
+
+
+def _run(
+    twin: Twin, command: list[str], workdir: Path, project: Path, variables: Mapping[str, str]
+) -> tuple[int, str]:
+    """`command` in `project` with only what a runner's environment holds, `pulumi` the twin's
+    CLI; its exit and output."""
     shims = STATE / "ci-bin"
     shims.mkdir(exist_ok=True)
     # A script, not a link: twin/pulumi finds the twin from where it lies, or from the state
@@ -54,15 +85,13 @@ def run_job(
         "HOME": os.environ.get("HOME", str(workdir)),
         "STACK": twin.stack,
         "TMPDIR": str(workdir),
-        "CI_PROJECT_DIR": str(project),
         # The runner's cache (here the machine's uv cache, which `make sync` filled) holds all
         # that uv.lock names and the project's build backend: no job reaches an index.
         "UV_OFFLINE": "1",
-        **(variables or {}),
+        **variables,
     }
-    script = "\n".join(job_script(job))
     result = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", script],
+        command,
         cwd=project,
         env=env,
         capture_output=True,

@@ -26,7 +26,14 @@ from components import STREAM_READY
 from spark_streams.deploy_report import stream_of
 from spark_streams.diff import DiffResult
 from spark_streams.metadata import FIELD_MANAGER, SPEC_HASH_LABEL
-from tests.e2e.ci_jobs import GitLab, note_streams, preview_steps, preview_streams, run_job
+from tests.e2e.ci_jobs import (
+    GitLab,
+    note_streams,
+    preview_steps,
+    preview_streams,
+    run_job,
+    run_step,
+)
 from tests.e2e.conftest import apps
 from tests.e2e.twin import (
     PROJECT,
@@ -758,18 +765,26 @@ def test_a_change_that_breaks_a_running_driver_fails_that_stream_and_the_others_
 
 
 def test_removing_a_stream_deletes_its_application_and_pods_and_nothing_else(
-    twin: Twin, current: Deployed
+    twin: Twin, current: Deployed, tmp_path: Path
 ) -> None:
     name = "clickstream-ingest"
 
     def remove(streams: Path) -> None:
         (streams / "clickstream.py").unlink()
 
-    remaining = render(twin.stack, edited_streams(*current.edits, remove))
+    streams = edited_streams(*current.edits, remove)
+    remaining = render(twin.stack, streams)
     kept = {key(o): twin.find(o) for o in remaining}
     assert all(kept.values())
     others = {n: twin.driver(n) for n in names(remaining)}
-    current.objects = deploy(twin, *current.edits, remove)
+    # Deployed by the GitHub workflow's deploy step, as its runner runs it (GitLab's deploy job
+    # ran the broken driver's change above).
+    twin.pulumi("config", "set", "spark-streams:streamsDir", str(streams))
+    status, output = run_step(twin, f"deploy-{twin.stack}", "Deploy", tmp_path)
+    assert status == 0, output[-3000:]
+    summary = (tmp_path / "step-summary.md").read_text()
+    assert f"Deploy of `{twin.stack}`: every stream reached its state" in summary, summary
+    current.objects = remaining
     assert {key(o) for o in current.objects} == set(kept)
     assert twin.app(name) is None
     poll(
@@ -793,4 +808,4 @@ def test_removing_a_stream_deletes_its_application_and_pods_and_nothing_else(
     for n, pod in others.items():
         still = twin.driver(n)
         assert pod and still and still["metadata"]["uid"] == pod["metadata"]["uid"], n
-    twin.report.prove("removal", removed=name, untouched_objects=len(kept))
+    twin.report.prove("removal", removed=name, untouched_objects=len(kept), by="GitHub deploy step")

@@ -1,6 +1,7 @@
-"""CI's drift job, the preview job's policy pack and a destroy, on the twin (tests/e2e/ci_jobs.py
-runs a job as GitLab does). Runs after test_scenarios.py, on the stack as it left it; the last
-scenario here destroys nothing: prod's protect refuses it, dev's is only previewed."""
+"""CI's drift job (GitLab's, and the GitHub workflow's drift check), the preview job's policy pack
+and a destroy, on the twin (tests/e2e/ci_jobs.py runs a job as GitLab does, a step as GitHub
+does). Runs after test_scenarios.py, on the stack as it left it; the last scenario here destroys
+nothing: prod's protect refuses it, dev's is only previewed."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.ci_jobs import job_script, run_job
+from tests.ci_files import gitlab_script
+from tests.e2e.ci_jobs import run_job, run_step
 from tests.e2e.twin import PROJECT, Obj, Twin
 from twin.engine import stackcopy
 
@@ -60,6 +62,11 @@ def test_the_drift_job_names_the_stream_edited_behind_pulumis_back(
     try:
         status, out = run_job(twin, ".drift", tmp_path)
         report = summary.read_text()
+        # The GitHub workflow's drift check on the same drift, as its runner runs it: the
+        # issue steps after it act on its `drift` output.
+        github_status, github_out = run_step(twin, "drift", "check", tmp_path)
+        github_output = (tmp_path / "github-output").read_text()
+        github_report = (tmp_path / "step-summary.md").read_text()
         # Resolved as docs/ci.md says: a deploy that refreshes first puts the field back (the
         # program applies with force: the edit's manager owns the field now).
         resolved = twin.pulumi("up", "--yes", "--suppress-progress", "--refresh", "--skip-preview")
@@ -72,8 +79,13 @@ def test_the_drift_job_names_the_stream_edited_behind_pulumis_back(
     identity = app["metadata"]["labels"]["spark-streams/identity"]
     assert "drift in" in report and f"`{identity}`" in report, report
     assert "executor" in report, report
+    assert github_status != 0, github_out
+    assert "drift=true" in github_output.splitlines(), github_output
+    assert f"`{identity}`" in github_report and "executor" in github_report, github_report
     assert restored == instances, resolved.stdout[-2000:]
-    twin.report.prove("drift job: out-of-band edit found", stream=identity, exit=status)
+    twin.report.prove(
+        "drift job: out-of-band edit found", stream=identity, exit=status, github_exit=github_status
+    )
 
 
 def test_destroy_is_refused_where_the_stack_protects_its_data(
@@ -110,7 +122,9 @@ def test_the_policy_pack_blocks_an_image_by_tag_in_prod_as_ci_previews(
     stream_file.write_text(text.replace("Stream(\n", f"Stream(\n    {tagged},\n", 1))
     assert tagged in stream_file.read_text()
     (name,) = re.findall(r'^    name="([^"]+)"', text, re.MULTILINE)
-    preview = next(line for line in job_script("preview") if line.startswith("pulumi preview"))
+    preview = next(
+        line for line in gitlab_script("preview").splitlines() if line.startswith("pulumi preview")
+    )
     command = preview.split(" 2>&1")[0].replace('"$STACK"', twin.stack).split()[1:]
     twin.pulumi("config", "set", "spark-streams:streamsDir", str(streams))
     try:
